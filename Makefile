@@ -1,0 +1,43 @@
+# Two commands do all the set-up: `make demo` and `make test` (both create .venv when missing).
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+# The pinned versions CI uses. torch is pinned to the CPU build; a GPU user overrides it, e.g.
+#   make test TORCH='torch==2.13.0' PIP_EXTRA='--index-url https://download.pytorch.org/whl/cu124'
+TORCH   ?= torch==2.13.0
+PIP_EXTRA ?=
+STAMP   := $(VENV)/.mobench-installed
+
+.PHONY: install test test-all demo constraints bench clean-demo
+
+$(STAMP): pyproject.toml setup.py constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@grep -v '^torch==' constraints.txt > $(VENV)/constraints.txt
+	@echo '$(TORCH)' >> $(VENV)/constraints.txt
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(PIP_EXTRA) -c $(VENV)/constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP)  ## includes the slow tests (long training runs)
+	$(PY) -m pytest -q -m ''
+
+demo: $(STAMP)
+	$(VENV)/bin/mobench run smoke --seeds 3 --jobs 2 --store results/demo-runs
+	$(VENV)/bin/mobench leaderboard --store results/demo-runs
+	$(VENV)/bin/mobench plot --store results/demo-runs --out paper_figs/demo
+
+bench: $(STAMP)  ## the issue targets: HDPO/PPO gaps and simulator throughput
+	$(PY) benchmarks/inventory_targets.py
+	$(PY) benchmarks/sim_throughput.py
+
+# Regenerate the pins from the current environment (after changing dependencies):
+constraints: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^mobench' > constraints.txt
+
+clean-demo:
+	rm -rf results/demo-runs paper_figs/demo

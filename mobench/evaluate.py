@@ -1,0 +1,173 @@
+"""The engine's scoring: runs every policy on the problem's fixed test scenarios, re-verifies
+every per-instance solution, and computes objectives, constraint measures, regret and set
+metrics. Solvers never score themselves; users score their own answers with ``evaluate``."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .errors import InvalidSolution
+from .problem import Problem
+from .solver import Outcome
+from .spec import Reference
+from .metrics import constraint_measures, eum, gap_pct, hypervolume, igd, igd_plus, cardinality, sparsity
+from .metrics.pareto import nondominated_mask
+
+
+@dataclass
+class Evaluation:
+    """Raw per-scenario values and their summary.
+
+    ``objectives``: [answers, scenarios, n_obj] in each objective's own units and sense;
+    ``costs``: [answers, scenarios, n_con]; ``feasible``: [answers, scenarios] (per-instance
+    verification; all True for policies); ``summary``: flat dict of the scored numbers.
+    """
+    objectives: np.ndarray
+    costs: np.ndarray
+    feasible: np.ndarray
+    summary: dict = field(default_factory=dict)
+
+
+@torch.no_grad()
+def rollout(sim, policy, scenarios, device="cpu", seed=None):
+    """Run ``policy`` on ``scenarios.n`` paths: -> (rewards, costs) aggregated per path,
+    shapes [n, n_obj] and [n, n_con]. Checks every action against the action space."""
+    gen = torch.Generator().manual_seed(scenarios.seed if seed is None else seed)
+    state = sim.reset(scenarios.n, gen, device, horizon=scenarios.horizon)
+    acc_r = torch.zeros(scenarios.n, sim.n_obj, dtype=torch.float64, device=device)
+    acc_c = torch.zeros(scenarios.n, sim.n_con, dtype=torch.float64, device=device)
+    for t in range(scenarios.horizon):
+        obs = sim.observe(state)
+        action = torch.as_tensor(policy(obs), device=device)
+        if action.dim() == 1:
+            action = action.unsqueeze(1)
+        action = action.to(torch.float32)
+        sim.check_action(action, scenarios.n)
+        state, r, c, _ = sim.step(state, action)
+        if t >= scenarios.warmup:
+            acc_r += r.double()
+            acc_c += c.double()
+    if scenarios.aggregate == "mean":
+        acc_r /= scenarios.horizon - scenarios.warmup
+        acc_c /= scenarios.horizon - scenarios.warmup
+    return acc_r.cpu().numpy(), acc_c.cpu().numpy()
+
+
+def _policy_values(problem: Problem, policies, device):
+    spec, sim = problem.spec, problem.sim()
+    if sim is None:
+        raise NotImplementedError(f"{problem.id}: policy evaluation needs a batched simulator")
+    sign = np.array([-1.0 if o.sense == "min" else 1.0 for o in spec.objectives])
+    objs, costs = [], []
+    for policy in policies:
+        r, c = rollout(sim, policy, spec.scenarios, device)
+        objs.append(r * sign)  # reward = -cost for minimised objectives
+        costs.append(c)
+    objs, costs = np.stack(objs), np.stack(costs)
+    return objs, costs, np.ones(objs.shape[:2], bool)
+
+
+def _solution_values(problem: Problem, solutions):
+    spec = problem.spec
+    n = len(problem.instances())
+    if len(solutions) != n:
+        raise InvalidSolution(f"{problem.id}: {len(solutions)} solutions for {n} instances")
+    objs = np.full((1, n, spec.n_obj), np.nan)
+    costs = np.full((1, n, spec.n_con), np.nan)
+    feas = np.zeros((1, n), bool)
+    for i, sol in enumerate(solutions):
+        try:
+            o, c, ok = problem.verify(i, sol)
+        except InvalidSolution:
+            o, c, ok = np.full(spec.n_obj, np.nan), np.full(spec.n_con, np.nan), False
+        objs[0, i], costs[0, i], feas[0, i] = o, c, ok
+    return objs, costs, feas
+
+
+def _summarise(problem: Problem, objs, costs, feas, ref: Reference) -> dict:
+    spec = problem.spec
+    s: dict = {"reference_kind": ref.kind, "n_answers": int(objs.shape[0])}
+    thresholds = [c.threshold for c in spec.constraints]
+    con_senses = [c.sense for c in spec.constraints]
+    if spec.answer == "pareto-policies":
+        means = objs.mean(axis=1)  # [policies, n_obj]
+        ok = np.array([constraint_measures(costs[i], thresholds, con_senses)["feasible"]
+                       for i in range(len(means))]) if spec.n_con else np.ones(len(means), bool)
+        front = means[ok]
+        s["feasible_rate"] = float(ok.mean())
+        s["cardinality"] = cardinality(front, spec.senses) if len(front) else 0
+        s["sparsity"] = sparsity(front, spec.senses) if len(front) else float("nan")
+        if spec.hv_ref_point is not None:
+            s["hv"] = hypervolume(front, spec.hv_ref_point, spec.senses) if len(front) else 0.0
+        s["eum"] = eum(front, spec.senses) if len(front) else float("nan")
+        if ref.front is not None and len(front):
+            s["igd"] = igd(front, ref.front, spec.senses)
+            s["igd_plus"] = igd_plus(front, ref.front, spec.senses)
+            if spec.hv_ref_point is not None:
+                s["reference_hv"] = hypervolume(ref.front, spec.hv_ref_point, spec.senses)
+        for j, o in enumerate(spec.objectives):
+            s[f"obj:{o.name}"] = float(np.mean(front[:, j])) if len(front) else float("nan")
+        s["pareto_mask"] = nondominated_mask(means, spec.senses).tolist()
+        return s
+
+    # single policy, or per-instance solutions (answer index 0)
+    vals, c, f = objs[0], costs[0], feas[0]
+    s["feasible_rate"] = float(f.mean())
+    for j, o in enumerate(spec.objectives):
+        col = vals[f, j]
+        s[f"obj:{o.name}"] = float(col.mean()) if len(col) else float("nan")
+        s[f"obj_se:{o.name}"] = float(col.std(ddof=1) / math.sqrt(len(col))) if len(col) > 1 else float("nan")
+    if spec.n_con:
+        cm = constraint_measures(c[f], thresholds, con_senses)
+        for k, con in enumerate(spec.constraints):
+            s[f"cost:{con.name}"] = float(c[f, k].mean())
+            s[f"excess:{con.name}"] = float(cm["mean_excess"][k])
+        s["violation_rate"] = cm["violation_rate"]
+        s["worst_violation"] = cm["worst_violation"]
+        s["feasible"] = cm["feasible"] and bool(f.all())
+    else:
+        s["feasible"] = bool(f.all())
+    if ref.kind != "none" and spec.n_obj == 1 and ref.value is not None:
+        sense = spec.objectives[0].sense
+        refv = np.asarray(ref.value, float)
+        if spec.answer == "solutions" and refv.ndim == 1 and len(refv) == vals.shape[0]:
+            g = gap_pct(vals[:, 0], refv, sense)
+            s["gap_pct"] = float(np.mean(g[f])) if f.any() else float("nan")
+            s["reference_value"] = float(np.mean(refv))
+        else:
+            s["reference_value"] = float(refv.reshape(-1)[0])
+            s["gap_pct"] = float(gap_pct(s[f"obj:{spec.objectives[0].name}"], s["reference_value"], sense))
+    return s
+
+
+def evaluate(problem: Problem, answer, device: str = "cpu") -> Evaluation:
+    """Score ``answer`` on ``problem``'s fixed test scenarios.
+
+    ``answer`` is an ``Outcome``, a policy (callable obs[B, d] -> action[B, k]), a list of
+    policies (Pareto answers) or a list of per-instance solutions.
+    """
+    spec = problem.spec
+    if isinstance(answer, Outcome):
+        outcome = answer
+    elif callable(answer):
+        outcome = Outcome(policies=[answer])
+    elif spec.answer == "solutions":
+        outcome = Outcome(solutions=list(answer))
+    else:
+        outcome = Outcome(policies=list(answer))
+
+    if spec.answer == "solutions":
+        if outcome.solutions is None:
+            raise InvalidSolution(f"{problem.id} expects per-instance solutions, got policies")
+        objs, costs, feas = _solution_values(problem, outcome.solutions)
+    else:
+        if not outcome.policies:
+            raise ValueError(f"{problem.id} expects {'a policy' if spec.answer == 'policy' else 'policies'}, got none")
+        if spec.answer == "policy" and len(outcome.policies) != 1:
+            raise ValueError(f"{problem.id} expects one policy, got {len(outcome.policies)}")
+        objs, costs, feas = _policy_values(problem, outcome.policies, device)
+    ref = problem.reference()
+    return Evaluation(objs, costs, feas, _summarise(problem, objs, costs, feas, ref))

@@ -1,0 +1,284 @@
+"""Versioned registry of problems and solvers, Gymnasium-style.
+
+``register(id, entry_point, params=...)`` records a problem version; ``make(id, **params)``
+builds it. Solvers live in one global namespace (``register_solver``). Built-in families
+(``mobench.problems.*``) and solvers (``mobench.solvers.*``) register on import; external
+packages add theirs through the entry-point groups ``mobench.problems`` / ``mobench.solvers``
+(the entry point is a module or a no-argument function that calls ``register``).
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+import re
+import warnings
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import InvalidParameter, UnknownId
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*/[a-z0-9][a-z0-9_\-]*-v\d+$")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared problem/solver parameter: default, optional allowed values or range, doc."""
+    default: Any
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    doc: str = ""
+
+    def validate(self, owner: str, name: str, value):
+        typ = type(self.default)
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.default is not None and not isinstance(value, typ):
+            raise InvalidParameter(f"{owner}: parameter {name}={value!r} must be of type "
+                                   f"{typ.__name__}")
+        if self.choices is not None and value not in self.choices:
+            raise InvalidParameter(f"{owner}: parameter {name}={value!r} is not allowed; "
+                                   f"choose one of {list(self.choices)}")
+        if self.low is not None and value < self.low or self.high is not None and value > self.high:
+            raise InvalidParameter(f"{owner}: parameter {name}={value!r} is outside "
+                                   f"[{self.low}, {self.high}]")
+        return value
+
+
+def _resolve(entry_point):
+    if isinstance(entry_point, str):
+        mod, _, attr = entry_point.partition(":")
+        obj = importlib.import_module(mod)
+        for part in attr.split(".") if attr else []:
+            obj = getattr(obj, part)
+        return obj
+    return entry_point
+
+
+def bind_params(owner: str, declared: dict[str, Param], given: dict) -> dict:
+    """Validate ``given`` against ``declared`` and return every parameter's value."""
+    unknown = set(given) - set(declared)
+    if unknown:
+        raise InvalidParameter(f"{owner}: unknown parameter(s) {sorted(unknown)}; "
+                               f"accepted: {sorted(declared) or 'none'}")
+    return {k: (p.validate(owner, k, given[k]) if k in given else p.default)
+            for k, p in declared.items()}
+
+
+@dataclass
+class ProblemEntry:
+    id: str
+    entry_point: Any
+    params: dict[str, Param] = field(default_factory=dict)
+    description: str = ""
+    suites: tuple[str, ...] = ()
+
+    def make(self, **given):
+        values = bind_params(self.id, self.params, given)
+        problem = _resolve(self.entry_point)(**values)
+        problem.id, problem.params = self.id, values
+        if getattr(problem, "spec", None) is not None and problem.spec.id != self.id:
+            problem.spec = dataclasses.replace(problem.spec, id=self.id)
+        return problem
+
+
+@dataclass
+class SolverEntry:
+    name: str
+    entry_point: Any
+
+    @property
+    def cls(self):
+        return _resolve(self.entry_point)
+
+    def make(self, device: str = "cpu", **given):
+        cls = self.cls
+        declared = {k: (v if isinstance(v, Param) else Param(v)) for k, v in cls.defaults.items()}
+        values = bind_params(f"solver {self.name}", declared, given)
+        return cls(name=self.name, device=device, **values)
+
+
+def _same(a, b) -> bool:
+    """Same entry point, also across a module reload (compared by qualified name)."""
+    name = lambda x: x if isinstance(x, str) else f"{x.__module__}:{x.__qualname__}"
+    return name(a) == name(b)
+
+
+_problems: dict[str, ProblemEntry] = {}
+_solvers: dict[str, SolverEntry] = {}
+_loaded = False
+
+
+def register(id: str, entry_point, params: dict[str, Param] | None = None, description: str = "",
+             suites: tuple[str, ...] = ()) -> None:
+    """Register a problem version. ``id`` is ``family/name-vN``; ``entry_point`` is a Problem
+    class (or ``"module:Class"``) called with the bound parameters."""
+    if not ID_RE.match(id):
+        raise ValueError(f"problem id {id!r} must look like 'family/name-v0' (lower case)")
+    if id in _problems and _same(_problems[id].entry_point, entry_point) is False:
+        raise ValueError(f"problem id {id!r} is already registered")
+    _problems[id] = ProblemEntry(id, entry_point, dict(params or {}), description, tuple(suites))
+
+
+def register_solver(name: str, entry_point) -> None:
+    """Register a solver class (attributes ``defaults``, ``default_budget``, ``supports``)."""
+    if not re.match(r"^[a-z0-9][a-z0-9_\-]*$", name):
+        raise ValueError(f"solver name {name!r} must be lower case letters, digits, '-' or '_'")
+    if name in _solvers and _same(_solvers[name].entry_point, entry_point) is False:
+        raise ValueError(f"solver {name!r} is already registered")
+    _solvers[name] = SolverEntry(name, entry_point)
+
+
+def _import_all(package_name: str):
+    pkg = importlib.import_module(package_name)
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{package_name}.{info.name}")
+
+
+def load_all() -> None:
+    """Import built-in families and solvers, then external entry points (once)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    _import_all("mobench.problems")
+    _import_all("mobench.solvers")
+    # $MOBENCH_PLUGINS: comma-separated modules (or .py files) imported for their register()
+    # calls; it reaches the runner's worker processes through the environment
+    for plugin in filter(None, (s.strip() for s in os.environ.get("MOBENCH_PLUGINS", "").split(","))):
+        if plugin.endswith(".py"):
+            if Path(plugin).stem in sys.modules:
+                continue
+            spec = importlib.util.spec_from_file_location(Path(plugin).stem, plugin)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        else:
+            importlib.import_module(plugin)
+    for group in ("mobench.problems", "mobench.solvers"):
+        for ep in entry_points(group=group):
+            try:
+                obj = ep.load()
+                if callable(obj) and not isinstance(obj, type):
+                    obj()
+            except Exception as exc:  # an external plug-in must not break the suite
+                warnings.warn(f"entry point {ep.name!r} in group {group!r} failed to load: {exc}")
+
+
+def problem_entries() -> dict[str, ProblemEntry]:
+    load_all()
+    return dict(sorted(_problems.items()))
+
+
+def solver_entries() -> dict[str, SolverEntry]:
+    load_all()
+    return dict(sorted(_solvers.items()))
+
+
+def _suggest(name: str, pool) -> str:
+    close = difflib.get_close_matches(name, list(pool), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def problem_entry(id: str) -> ProblemEntry:
+    entries = problem_entries()
+    if id not in entries:
+        raise UnknownId(f"unknown problem id {id!r}{_suggest(id, entries)} "
+                        f"(`mobench list` shows every id)")
+    return entries[id]
+
+
+def solver_entry(name: str) -> SolverEntry:
+    entries = solver_entries()
+    if name not in entries:
+        raise UnknownId(f"unknown solver {name!r}{_suggest(name, entries)} "
+                        f"(`mobench list` shows every solver)")
+    return entries[name]
+
+
+def parse_value(text: str):
+    """'4' -> 4, '0.5' -> 0.5, 'true' -> True, anything else stays a string."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        value = ast.literal_eval(text.strip())
+        if isinstance(value, (int, float, str, tuple)):
+            return value
+    except (ValueError, SyntaxError):
+        pass
+    return text.strip()
+
+
+def parse_target(text: str) -> tuple[str, dict]:
+    """``'family/name-v0:key=value,key2=value2'`` -> (id, {key: value})."""
+    name, _, rest = text.partition(":")
+    params = {}
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise InvalidParameter(f"{text!r}: parameters must be written key=value, got {item!r}")
+        params[key.strip()] = parse_value(value)
+    return name.strip(), params
+
+
+def format_target(name: str, params: dict) -> str:
+    """Canonical text of a (name, params) pair: keys sorted, inverse of ``parse_target``."""
+    if not params:
+        return name
+    def text(v):
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return repr(v) if isinstance(v, str) and not v.replace("-", "").replace("_", "").isalnum() else str(v)
+    return name + ":" + ",".join(f"{k}={text(params[k])}" for k in sorted(params))
+
+
+def make(id: str, **params):
+    """Build a problem: ``make('inventory/lost-sales-v0', L=2, p=9)``; the id may also carry
+    parameters (``'inventory/lost-sales-v0:L=2,p=9'``)."""
+    name, inline = parse_target(id)
+    overlap = set(inline) & set(params)
+    if overlap:
+        raise InvalidParameter(f"parameter(s) {sorted(overlap)} given twice")
+    return problem_entry(name).make(**inline, **params)
+
+
+def make_solver(name: str, device: str = "cpu", **params):
+    sname, inline = parse_target(name)
+    return solver_entry(sname).make(device=device, **inline, **params)
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """One (problem target, solver with parameters, budget) cell of a named suite; ``budget``
+    is ``(steps, seconds)`` or None for the solver's default."""
+    target: str
+    solver: str
+    budget: tuple | None = None
+
+
+_suites: dict[str, list[SuiteEntry]] = {}
+
+
+def register_suite(name: str, target: str, solvers: dict[str, tuple | None]) -> None:
+    """Add cells to suite ``name`` (families contribute to shared suites such as ``smoke``)."""
+    cells = _suites.setdefault(name, [])
+    for solver, budget in solvers.items():
+        cell = SuiteEntry(target, solver, budget)
+        if cell not in cells:
+            cells.append(cell)
+
+
+def suites() -> dict[str, list[SuiteEntry]]:
+    load_all()
+    return dict(sorted(_suites.items()))

@@ -1,0 +1,294 @@
+"""Runner: expands a grid (problems x solvers x repetitions), derives each run's seed from
+(problem, solver, repetition), skips runs already stored, isolates failures and time-outs, and
+executes through joblib (loky by default; Ray or Dask on request).
+
+Each run executes in a child process started from a forkserver, so that its time limit can be
+enforced: the solver sees its deadline through its ``Clock``; a run still solving at
+``seconds x (1 + TIME_SLACK) + TIME_MARGIN`` is killed and stored as ``timeout`` (joblib's own
+``timeout`` is per call and does not stop the worker). Evaluation, done by the engine after
+the solver returns, has its own limit ``EVAL_LIMIT``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import platform
+import socket
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from .errors import UnsupportedPairing
+from .registry import format_target, load_all, make, make_solver, parse_target, solver_entry
+from .solver import Budget, Clock, Log
+from .store import default_store, finished_run_ids, raw_table, write_run
+
+TIME_SLACK = 0.10      # fraction of the seconds budget a solver may overrun before it is killed
+TIME_MARGIN = 15.0     # plus this many seconds (process start, imports); $MOBENCH_TIME_MARGIN overrides
+NO_SECONDS_LIMIT = 3600.0  # hard limit for a run whose budget has no seconds
+EVAL_LIMIT = 900.0     # limit on the engine's evaluation of one outcome
+PACKAGES = ("torch", "numpy", "gymnasium", "mo-gymnasium", "stable-baselines3", "pymoo",
+            "moocore", "cvxpy", "pandas", "pyarrow", "joblib")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run's identity: problem + parameters, solver + parameters, budget, repetition."""
+    problem: str                 # canonical problem key, e.g. 'inventory/lost-sales-v0:L=2,h=1,p=9'
+    solver: str                  # canonical solver key, e.g. 'hdpo:lr=0.001'
+    budget: Budget
+    rep: int
+    device: str = "cpu"
+
+    @property
+    def seed(self) -> int:
+        """Deterministic in (problem, solver name, repetition): two parameter settings of the
+        same solver see the same seeds (common random numbers)."""
+        name = parse_target(self.solver)[0]
+        h = hashlib.sha256(f"{self.problem}|{name}|{self.rep}".encode()).hexdigest()
+        return int(h[:8], 16) % (2**31 - 1)
+
+    @property
+    def run_id(self) -> str:
+        ident = json.dumps([self.problem, self.solver, self.budget.steps, self.budget.seconds,
+                            self.rep], sort_keys=True)
+        return hashlib.sha256(ident.encode()).hexdigest()[:20]
+
+    def time_limit(self) -> float:
+        if self.budget.seconds is None:
+            return NO_SECONDS_LIMIT
+        margin = float(os.environ.get("MOBENCH_TIME_MARGIN", TIME_MARGIN))
+        return self.budget.seconds * (1 + TIME_SLACK) + margin
+
+
+def plan(targets: list[str], solvers: list[str], seeds: int, budget_steps=None,
+         budget_seconds=None, device="cpu") -> list[RunSpec]:
+    """Expand explicit targets x solvers x seeds; refuse unsupported pairings."""
+    specs = []
+    for target in targets:
+        problem = make(target)
+        for s in solvers:
+            solver = make_solver(s, device=device)
+            why = solver.supports(problem)
+            if why is not None:
+                raise UnsupportedPairing(f"solver {solver.name!r} does not support {problem.key}: {why}")
+            budget = solver.default_budget.merged(budget_steps, budget_seconds)
+            skey = format_target(solver.name, {k: v for k, v in solver.params.items()
+                                               if v != _default(solver.name, k)})
+            specs += [RunSpec(problem.key, skey, budget, r, device) for r in range(seeds)]
+    return specs
+
+
+def plan_suite(name: str, seeds: int = 3, budget_steps=None, budget_seconds=None,
+               device="cpu") -> list[RunSpec]:
+    """RunSpecs of a named suite; command-line budgets override the suite's."""
+    from .errors import UnknownId
+    from .registry import suites
+    all_suites = suites()
+    if name not in all_suites:
+        raise UnknownId(f"unknown suite {name!r}; known suites: {sorted(all_suites)}")
+    specs = []
+    for cell in all_suites[name]:
+        steps, seconds = cell.budget if cell.budget else (None, None)
+        specs += plan([cell.target], [cell.solver], seeds,
+                      budget_steps if budget_steps is not None else steps,
+                      budget_seconds if budget_seconds is not None else seconds, device)
+    return specs
+
+
+def _default(solver_name, key):
+    d = solver_entry(solver_name).cls.defaults[key]
+    return getattr(d, "default", d)
+
+
+def provenance(device: str) -> dict:
+    from . import __version__
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5, cwd=Path(__file__).parent).stdout.strip() or None
+    except Exception:
+        commit = None
+    pkgs = {}
+    for p in PACKAGES:
+        try:
+            pkgs[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            pass
+    dev_name = device
+    if device.startswith("cuda"):
+        import torch
+        if torch.cuda.is_available():
+            dev_name = f"{device} ({torch.cuda.get_device_name()})"
+    return {"mobench_version": __version__, "git_commit": commit, "packages": pkgs,
+            "device": dev_name, "host": socket.gethostname(), "python": platform.python_version(),
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _child(conn, spec: RunSpec):
+    """Runs in the child process: solve, report 'solved', evaluate, report the result."""
+    import torch
+    from .evaluate import evaluate
+    torch.set_num_threads(1)
+    try:
+        name, params = parse_target(spec.solver)
+        problem = make(spec.problem)
+        solver = make_solver(name, device=spec.device, **params)
+        clock = Clock(spec.budget)
+        log = Log(clock)
+        outcome = solver.solve(problem, clock, spec.seed, log)
+        solve_s = clock.elapsed
+        conn.send(("solved", solve_s))
+        t0 = time.monotonic()
+        ev = evaluate(problem, outcome, device=spec.device)
+        result = {"summary": ev.summary, "curve": log.points, "steps_used": clock.steps,
+                  "solve_seconds": solve_s, "eval_seconds": time.monotonic() - t0,
+                  "outcome_info": outcome.info,
+                  "objective_names": [o.name for o in problem.spec.objectives],
+                  "objective_senses": list(problem.spec.senses),
+                  "constraint_names": [c.name for c in problem.spec.constraints],
+                  "constraint_thresholds": [c.threshold for c in problem.spec.constraints],
+                  "raw": (ev.objectives, ev.costs, ev.feasible)}
+        conn.send(("ok", result))
+    except BaseException as exc:  # report everything, including KeyboardInterrupt in the child
+        conn.send(("failed", {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}))
+    finally:
+        conn.close()
+
+
+_CTX = None
+
+
+def _context():
+    global _CTX
+    if mp.get_start_method(allow_none=True) not in (None, "fork", "spawn", "forkserver"):
+        # inside a loky worker the default start method is 'loky', which a forkserver child
+        # cannot re-create when it prepares itself; the runner's children use plain forkserver
+        mp.set_start_method("forkserver", force=True)
+    if _CTX is None:
+        _CTX = mp.get_context("forkserver")
+        _CTX.set_forkserver_preload(["mobench.runner", "mobench.evaluate", "torch"])
+    return _CTX
+
+
+def execute(spec: RunSpec, store: str) -> dict:
+    """Run one spec in a child process with its time limit, store it, return its record."""
+    load_all()
+    ctx = _context()
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, spec), daemon=False)
+    started = time.monotonic()
+    proc.start()
+    child.close()
+    status, payload = "failed", {"error": "child process ended without a result", "traceback": ""}
+    solve_s = None
+    try:
+        if parent.poll(spec.time_limit()):
+            msg, data = parent.recv()
+            if msg == "solved":
+                solve_s = data
+                if parent.poll(EVAL_LIMIT):
+                    status, payload = parent.recv()
+                else:
+                    status, payload = "timeout", {"error": f"evaluation exceeded {EVAL_LIMIT:.0f} s"}
+            else:
+                status, payload = msg, data
+        else:
+            status, payload = "timeout", {"error": f"solver still running after {spec.time_limit():.1f} s "
+                                                   f"(budget {spec.budget.describe()})"}
+    except EOFError:
+        proc.join(5)
+        payload = {"error": f"child process died (exit code {proc.exitcode})", "traceback": ""}
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(10)
+        parent.close()
+    record = {"run_id": spec.run_id, "problem": spec.problem, "problem_id": parse_target(spec.problem)[0],
+              "solver": spec.solver, "solver_name": parse_target(spec.solver)[0],
+              "budget_steps": spec.budget.steps, "budget_seconds": spec.budget.seconds,
+              "rep": spec.rep, "seed": spec.seed, "status": status,
+              "wall_seconds": time.monotonic() - started, "provenance": provenance(spec.device)}
+    table = None
+    if status == "ok":
+        raw = payload.pop("raw")
+        table = raw_table(*raw, payload["objective_names"], payload["constraint_names"])
+        record.update(payload)
+    else:
+        record.update({"error": payload.get("error"), "traceback": payload.get("traceback", ""),
+                       "solve_seconds": solve_s})
+    path = write_run(store, record, table)
+    record["path"] = str(path)
+    return record
+
+
+def _backend(backend: str, address: str | None, jobs: int):
+    """Return (joblib backend name, cleanup callable)."""
+    if backend == "loky":
+        return "loky", lambda: None
+    if backend == "ray":
+        import ray
+        from ray.util.joblib import register_ray
+        register_ray()
+        started = not ray.is_initialized()
+        if started:
+            env = {"env_vars": {k: v for k, v in os.environ.items()
+                                if k.startswith("MOBENCH_") or k == "PYTHONPATH"}}
+            ray.init(address=address, num_cpus=None if address else jobs, include_dashboard=False,
+                     runtime_env=env, log_to_driver=False)
+        return "ray", (ray.shutdown if started else (lambda: None))
+    if backend == "dask":
+        import dask
+        from dask.distributed import Client, LocalCluster
+        dask.config.set({"distributed.worker.daemon": False})  # runs start child processes
+        if address:
+            client = Client(address)
+            return "dask", client.close
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+
+        def close():
+            client.close()
+            cluster.close()
+        return "dask", close
+    raise ValueError(f"unknown backend {backend!r}; choose loky, ray or dask")
+
+
+def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "loky",
+        address: str | None = None, jobs: int = 1, progress: bool = True) -> list[dict]:
+    """Execute every spec not already stored; returns the records of the runs made now."""
+    from joblib import Parallel, delayed, parallel_config
+    from tqdm.auto import tqdm
+    store = str(store or default_store())
+    done = finished_run_ids(store)
+    todo, seen = [], set()
+    for s in specs:
+        if s.run_id not in done and s.run_id not in seen:
+            todo.append(s)
+            seen.add(s.run_id)
+    if not todo:
+        return []
+    name, cleanup = _backend(backend, address, jobs)
+    records = []
+    try:
+        with parallel_config(backend=name, n_jobs=jobs):
+            tasks = [delayed(execute)(s, store) for s in todo]
+            bar = tqdm(total=len(todo), desc="runs", disable=not progress, unit="run")
+            try:  # results as they finish, for the progress bar
+                results = Parallel(return_as="generator_unordered")(tasks)
+            except ValueError:  # backends without generator support (joblib's Ray backend)
+                results = Parallel(return_as="list")(tasks)
+            for rec in results:
+                records.append(rec)
+                bar.set_postfix_str(f"{rec['solver']} on {rec['problem'][:40]}: {rec['status']}")
+                bar.update()
+            bar.close()
+    finally:
+        cleanup()
+    return records

@@ -1,0 +1,100 @@
+"""Solver contract: ``solve(problem, budget, seed, log) -> Outcome``. A solver never scores itself."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .problem import Problem
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Environment steps (scenario-periods simulated, summed over a batch) and/or wall seconds."""
+    steps: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self):
+        if self.steps is not None and self.steps <= 0 or self.seconds is not None and self.seconds <= 0:
+            raise ValueError("budget steps and seconds must be positive")
+
+    def merged(self, steps=None, seconds=None) -> "Budget":
+        return Budget(steps if steps is not None else self.steps,
+                      seconds if seconds is not None else self.seconds)
+
+    def describe(self) -> str:
+        parts = []
+        if self.steps is not None:
+            parts.append(f"steps={self.steps}")
+        if self.seconds is not None:
+            parts.append(f"seconds={self.seconds:g}")
+        return ",".join(parts) or "unbounded"
+
+
+class Clock:
+    """What a solver sees of its budget while it runs: steps used and the wall deadline."""
+
+    def __init__(self, budget: Budget):
+        self.budget = budget
+        self.start = time.monotonic()
+        self.steps = 0
+
+    def add(self, steps: int) -> None:
+        self.steps += int(steps)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    @property
+    def seconds_left(self) -> float:
+        return float("inf") if self.budget.seconds is None else self.budget.seconds - self.elapsed
+
+    @property
+    def steps_left(self) -> float:
+        return float("inf") if self.budget.steps is None else self.budget.steps - self.steps
+
+    def exhausted(self) -> bool:
+        return self.seconds_left <= 0 or self.steps_left <= 0
+
+
+class Log:
+    """Anytime points: (steps, seconds, the solver's own current estimate, extras)."""
+
+    def __init__(self, clock: Clock | None = None):
+        self.clock = clock
+        self.points: list[dict] = []
+
+    def __call__(self, steps: int, estimate: float, **extra) -> None:
+        seconds = self.clock.elapsed if self.clock is not None else float("nan")
+        self.points.append({"steps": int(steps), "seconds": float(seconds),
+                            "estimate": float(estimate), **{k: float(v) for k, v in extra.items()}})
+
+
+@dataclass
+class Outcome:
+    """What a solver returns: policies (batched callables obs[B, d] -> action[B, k]) or
+    per-instance solutions. ``info`` is free-form (hyper-parameters found, iterations...)."""
+    policies: list[Callable] = field(default_factory=list)
+    solutions: list[Any] | None = None
+    info: dict = field(default_factory=dict)
+
+
+class Solver:
+    """Base class. Subclasses set ``defaults`` (parameter -> default value), ``default_budget``
+    and implement ``solve``; ``supports`` says which problems they accept."""
+    defaults: dict = {}
+    default_budget: Budget = Budget(seconds=60)
+    description: str = ""
+
+    def __init__(self, name: str, device: str = "cpu", **params):
+        self.name, self.device, self.params = name, device, params
+        for k, v in params.items():
+            setattr(self, k, v)
+
+    def supports(self, problem: Problem) -> str | None:
+        """None if this solver can handle ``problem``, else the reason it cannot."""
+        return None
+
+    def solve(self, problem: Problem, budget: Clock, seed: int, log: Log) -> Outcome:
+        raise NotImplementedError

@@ -1,0 +1,17 @@
+"""Package mapping: the top-level folders problems/, solvers/, metrics/ are installed as
+mobench.problems, mobench.solvers, mobench.metrics (so mobench claims no generic top-level
+names). Sub-packages are discovered, so adding a family folder needs no edit here."""
+from setuptools import find_packages, setup
+
+ROOTS = {"mobench": "mobench", "mobench.problems": "problems",
+         "mobench.solvers": "solvers", "mobench.metrics": "metrics"}
+
+packages, package_dir = [], {}
+for name, folder in ROOTS.items():
+    package_dir[name] = folder
+    packages.append(name)
+    packages += [f"{name}.{sub}" for sub in find_packages(folder)]
+    for sub in find_packages(folder):
+        package_dir[f"{name}.{sub}"] = f"{folder}/{sub.replace('.', '/')}"
+
+setup(packages=packages, package_dir=package_dir)

@@ -1,0 +1,1 @@
+"""Solvers: one module per method; each registers itself with ``register_solver``."""

@@ -1,0 +1,162 @@
+"""`hdpo`: Hindsight Differentiable Policy Optimization (Alvo, Russo, Kanoria 2023,
+arXiv 2306.11246).
+
+The average cost of a simulated trajectory is differentiable in the policy's actions, and the
+simulator is differentiable in them too; so the pathwise gradient of the mean cost of a batch
+of sampled demand paths with respect to the policy's parameters is computed by backpropagation
+through the whole rollout and followed with Adam. The policy is an MLP on the (standardised)
+state. Early stopping: the policy is scored every `eval_every` iterations on development
+scenarios (the problem's `dev_seed`, never its test scenarios) and the best one is returned.
+
+Works on any single-objective, unconstrained problem whose batched simulator is
+differentiable (``sim.differentiable``).
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+from ..registry import register_solver
+from ..solver import Budget, Outcome, Solver
+
+# hyper-parameters (paper: Adam, MLP with ELU, batch of demand paths, pathwise gradients)
+DEFAULTS = {
+    "hidden": 64,          # units per hidden layer
+    "layers": 2,           # hidden layers
+    "lr": 1e-3,            # Adam learning rate (cosine-decayed to lr/20 over the budget)
+    "batch": 1024,         # demand paths per gradient step
+    "periods": 100,        # periods simulated per path and step
+    "warmup": 20,          # first periods left out of the loss (their actions still get gradient)
+    "eval_every": 20,      # iterations between development evaluations
+    "dev_paths": 1024,     # development scenarios (their steps count against the budget)
+    "dev_periods": 400,
+    "dev_warmup": 100,
+    "patience": 10,        # evaluations without improvement before stopping
+    "max_iters": 1500,
+}
+
+
+class MLPPolicy(nn.Module):
+    """Standardised state -> action in [low, high] through a scaled sigmoid head.
+
+    (A softplus head starts near zero and, at a learning rate that is stable later on, needs
+    thousands of steps to reach orders of the demand's size when the lead time is long; the
+    sigmoid head starts mid-box and has a well-scaled gradient everywhere but at the edges.)"""
+
+    def __init__(self, obs_dim, act_dim, hidden, layers, obs_mean, obs_std, low, high):
+        super().__init__()
+        dims = [obs_dim] + [hidden] * layers
+        mods = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            mods += [nn.Linear(a, b), nn.ELU()]
+        mods.append(nn.Linear(dims[-1], act_dim))
+        self.net = nn.Sequential(*mods)
+        self.register_buffer("obs_mean", obs_mean)
+        self.register_buffer("obs_std", obs_std)
+        self.register_buffer("low", low)
+        self.register_buffer("high", high)
+
+    def forward(self, obs):
+        z = self.net((obs - self.obs_mean) / self.obs_std)
+        return self.low + (self.high - self.low) * torch.sigmoid(z)
+
+
+def _rollout_cost(sim, policy, batch, periods, warmup, gen, device):
+    """Mean per-period loss (minus reward, summed over objectives) of one batch of paths."""
+    state = sim.reset(batch, gen, device, horizon=periods)
+    total = 0.0
+    for t in range(periods):
+        state, r, _, _ = sim.step(state, policy(sim.observe(state)))
+        if t >= warmup:
+            total = total - r.sum(dim=1).mean()
+    return total / (periods - warmup)
+
+
+class HDPO(Solver):
+    defaults = DEFAULTS
+    default_budget = Budget(steps=150_000_000, seconds=600)
+    description = "pathwise policy gradients through the batched simulator, MLP policy, Adam"
+
+    def supports(self, problem):
+        sim = problem.sim()
+        if sim is None or not getattr(sim, "differentiable", False):
+            return "needs a differentiable batched simulator"
+        if problem.spec.n_obj != 1 or problem.spec.n_con != 0 or problem.spec.answer != "policy":
+            return "single-objective, unconstrained, single-policy problems only"
+        return None
+
+    def solve(self, problem, budget, seed, log):
+        torch.manual_seed(seed)
+        dev = self.device
+        sim, sc = problem.sim(), problem.spec.scenarios
+        gen = torch.Generator().manual_seed(seed)
+        # observation statistics for standardisation, from a short rollout of a constant action
+        # (an eighth of the way into the action box); these steps count against the budget
+        with torch.no_grad():
+            n_probe = 64
+            state = sim.reset(n_probe, gen, dev, horizon=50)
+            probe = torch.as_tensor(sim.action_low + (sim.action_high - sim.action_low) / 8,
+                                    dtype=torch.float32, device=dev).expand(n_probe, sim.act_dim)
+            obs = []
+            for _ in range(50):
+                obs.append(sim.observe(state))
+                state, *_ = sim.step(state, probe)
+            budget.add(n_probe * 50)
+            obs = torch.cat(obs)
+            obs_mean, obs_std = obs.mean(0), obs.std(0).clamp_min(1.0)
+        policy = MLPPolicy(sim.obs_dim, sim.act_dim, self.hidden, self.layers, obs_mean, obs_std,
+                           torch.as_tensor(sim.action_low, dtype=torch.float32),
+                           torch.as_tensor(sim.action_high, dtype=torch.float32)).to(dev)
+        opt = torch.optim.Adam(policy.parameters(), lr=self.lr)
+        batch = self.batch
+        if budget.budget.steps is not None:  # a budget smaller than one step: fewer paths
+            batch = int(max(1, min(batch, budget.steps_left // self.periods)))
+        steps_per_iter = batch * self.periods
+        dev_steps = self.dev_paths * self.dev_periods
+        iters = self.max_iters
+        if budget.budget.steps is not None:  # development evaluations count against the budget
+            iters = max(1, min(iters, int(budget.budget.steps / (steps_per_iter + dev_steps / self.eval_every))))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters, eta_min=self.lr / 20)
+        dev_seed = sc.dev_seed if sc is not None else seed + 1
+        best, best_state, stale, it = math.inf, None, 0, 0
+
+        def dev_evaluate(loss):
+            nonlocal best, best_state, stale
+            with torch.no_grad():
+                dgen = torch.Generator().manual_seed(dev_seed)
+                dev_cost = float(_rollout_cost(sim, policy, self.dev_paths, self.dev_periods,
+                                               self.dev_warmup, dgen, dev))
+            budget.add(dev_steps)
+            log(budget.steps, dev_cost, train_loss=float(loss.detach()))
+            if dev_cost < best - 1e-9:
+                best, best_state, stale = dev_cost, copy.deepcopy(policy.state_dict()), 0
+            else:
+                stale += 1
+
+        loss, evaluated = None, False
+        while it < iters and budget.steps_left >= steps_per_iter and budget.seconds_left > 0:
+            it += 1
+            loss = _rollout_cost(sim, policy, batch, self.periods, self.warmup, gen, dev)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            budget.add(steps_per_iter)
+            evaluated = False
+            if it % self.eval_every == 0 and budget.steps_left >= dev_steps:
+                dev_evaluate(loss)
+                evaluated = True
+                if stale >= self.patience:
+                    break
+        if loss is not None and not evaluated and budget.steps_left >= dev_steps:
+            dev_evaluate(loss)
+        if best_state is not None:  # the best policy on the development scenarios
+            policy.load_state_dict(best_state)
+        policy.eval()
+        return Outcome(policies=[policy], info={"iterations": it, "dev_cost": best})
+
+
+register_solver("hdpo", HDPO)
