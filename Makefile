@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@grep -v '^torch==' constraints.txt > $(VENV)/constraints.txt
 	@echo '$(TORCH)' >> $(VENV)/constraints.txt
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip "setuptools>=77" wheel
 	$(PY) -m pip install -q $(PIP_EXTRA) -c $(VENV)/constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 

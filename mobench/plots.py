@@ -21,6 +21,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:80]
 
 
+def _finish(fig, ax, title: str, path: Path) -> Path:
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_gaps(board: pd.DataFrame, out: Path) -> Path | None:
     if board.empty or "gap_pct" not in board or board.gap_pct.isna().all():
         return None
@@ -65,13 +74,7 @@ def plot_anytime(df: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_xscale("log")
         ax.set_xlabel("environment steps")
         ax.set_ylabel("solver's own estimate (training / development)")
-        ax.set_title(prob, fontsize=8)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / f"anytime_{_slug(prob)}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_finish(fig, ax, prob, out / f"anytime_{_slug(prob)}.png"))
     return paths
 
 
@@ -92,18 +95,12 @@ def plot_fronts(df: pd.DataFrame, out: Path) -> list[Path]:
                            label=solver if j == 0 else None)
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
-        ax.set_title(prob, fontsize=8)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        p = out / f"front_{_slug(prob)}.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(_finish(fig, ax, prob, out / f"front_{_slug(prob)}.png"))
     return paths
 
 
 def plot_cost_return(df: pd.DataFrame, out: Path) -> list[Path]:
-    """Constraint cost against the objective, one point per run, the budget drawn."""
+    """Constraint cost against the first objective, one point per answer, the budget drawn."""
     paths = []
     if "constraint_names" not in df:
         return paths
@@ -112,19 +109,16 @@ def plot_cost_return(df: pd.DataFrame, out: Path) -> list[Path]:
         cname, oname = g.constraint_names.iloc[0][0], g.objective_names.iloc[0][0]
         fig, ax = plt.subplots(figsize=(5, 4))
         for i, (solver, gs) in enumerate(g.groupby("solver")):
-            ax.scatter(gs[f"cost:{cname}"], gs[f"obj:{oname}"], color=f"C{i % 10}", label=solver)
+            for j, path in enumerate(gs.path):  # one point per answer (policy) of each run
+                pts = read_raw(path).groupby("answer")[[f"cost:{cname}", f"obj:{oname}"]].mean()
+                ax.scatter(pts.iloc[:, 0], pts.iloc[:, 1], s=14, color=f"C{i % 10}", alpha=0.7,
+                           label=solver if j == 0 else None)
         thr = g.constraint_thresholds.iloc[0][0] if "constraint_thresholds" in g else None
         if thr is not None:
             ax.axvline(thr, color="r", ls="--", label=f"budget {thr:g}")
         ax.set_xlabel(f"cost: {cname}")
         ax.set_ylabel(oname)
-        ax.set_title(prob, fontsize=8)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        p = out / f"cost_return_{_slug(prob)}.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(_finish(fig, ax, prob, out / f"cost_return_{_slug(prob)}.png"))
     return paths
 
 

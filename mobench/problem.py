@@ -21,7 +21,9 @@ class BatchedSim:
 
     Subclasses set ``obs_dim``, ``act_dim``, ``action_low``/``action_high`` (per action entry),
     ``n_obj``, ``n_con``, ``horizon`` (episode length of the Gymnasium view) and implement
-    ``reset``, ``observe`` and ``step``. The state is a dict of tensors plus the period ``t``.
+    ``reset``, ``observe`` and ``step``. The state is a dict of tensors plus two integers: the
+    period ``t`` and the horizon ``T`` it was reset with (so a solver can continue a
+    trajectory, e.g. with detached tensors for truncated backpropagation).
     Rewards follow the Gymnasium convention: minus the cost for minimised objectives.
     All randomness is drawn from the ``generator`` at ``reset`` on the CPU, so a seed gives the
     same scenarios on every device.

@@ -1,12 +1,20 @@
 """`hdpo`: Hindsight Differentiable Policy Optimization (Alvo, Russo, Kanoria 2023,
 arXiv 2306.11246).
 
-The average cost of a simulated trajectory is differentiable in the policy's actions, and the
-simulator is differentiable in them too; so the pathwise gradient of the mean cost of a batch
-of sampled demand paths with respect to the policy's parameters is computed by backpropagation
-through the whole rollout and followed with Adam. The policy is an MLP on the (standardised)
-state. Early stopping: the policy is scored every `eval_every` iterations on development
-scenarios (the problem's `dev_seed`, never its test scenarios) and the best one is returned.
+The simulator is differentiable in the actions, so the pathwise gradient of the mean cost of
+a batch of sampled demand paths with respect to the policy's parameters is computed by
+backpropagation through the rollout and followed with Adam. The policy is an MLP (ELU) on the
+standardised state. As in the paper's code, each gradient step simulates a short window of
+periods (60) and drops the first ones from the loss after a restart; here the windows are
+consecutive pieces of one long trajectory per path (truncated backpropagation: the state is
+carried over, detached), so the policy is trained on the states it visits in the long run,
+which is what the test scenarios measure. Early stopping: the policy is scored every
+`eval_every` steps on development scenarios (the problem's `dev_seed`, never its test
+scenarios) and the best one is returned. Every simulated period, development ones included,
+counts against the step budget.
+
+Differences from the paper, for CPU budgets: batch 1024 paths instead of 8192, at most 1500
+gradient steps; a sigmoid output head (the paper's softplus head is `head=softplus`).
 
 Works on any single-objective, unconstrained problem whose batched simulator is
 differentiable (``sim.differentiable``).
@@ -26,27 +34,35 @@ from ..solver import Budget, Outcome, Solver
 DEFAULTS = {
     "hidden": 64,          # units per hidden layer
     "layers": 2,           # hidden layers
-    "lr": 1e-3,            # Adam learning rate (cosine-decayed to lr/20 over the budget)
+    "lr": 3e-3,            # Adam learning rate (cosine-decayed to lr/20 over the budget)
     "batch": 1024,         # demand paths per gradient step
-    "periods": 100,        # periods simulated per path and step
-    "warmup": 20,          # first periods left out of the loss (their actions still get gradient)
+    "periods": 60,         # periods simulated per path and gradient step (truncated backpropagation)
+    "chunks": 10,          # gradient steps along one trajectory before the paths restart
+    "warmup": 30,          # after a restart, periods left out of the loss (their actions still get gradient)
     "eval_every": 20,      # iterations between development evaluations
     "dev_paths": 1024,     # development scenarios (their steps count against the budget)
     "dev_periods": 400,
     "dev_warmup": 100,
     "patience": 10,        # evaluations without improvement before stopping
     "max_iters": 1500,
+    "skip": False,         # linear skip connection beside the MLP (see MLPPolicy)
+    "head": "sigmoid",     # output: "sigmoid" or "softplus" (the paper code's)
+    "normalise": "feature",  # input scaling: "feature" (mean/std per input) or "scalar" (one scale)
 }
 
 
 class MLPPolicy(nn.Module):
-    """Standardised state -> action in [low, high] through a scaled sigmoid head.
+    """Standardised state -> action in [low, high].
 
-    (A softplus head starts near zero and, at a learning rate that is stable later on, needs
-    thousands of steps to reach orders of the demand's size when the lead time is long; the
-    sigmoid head starts mid-box and has a well-scaled gradient everywhere but at the edges.)"""
+    ``skip``: a linear layer from the inputs straight to the output beside the MLP, so that the
+    linear part of the policy (for inventory, the response to the inventory position, which
+    must sum the inputs with equal weights) is learnt as a well-conditioned regression while the
+    MLP learns the rest. ``head``: "softplus" (low + softplus(z + 1), capped at high, as in the
+    paper's code) or "sigmoid" (low + (high - low) sigmoid(z)).
+    """
 
-    def __init__(self, obs_dim, act_dim, hidden, layers, obs_mean, obs_std, low, high):
+    def __init__(self, obs_dim, act_dim, hidden, layers, obs_mean, obs_std, low, high,
+                 skip=True, head="softplus"):
         super().__init__()
         dims = [obs_dim] + [hidden] * layers
         mods = []
@@ -54,25 +70,47 @@ class MLPPolicy(nn.Module):
             mods += [nn.Linear(a, b), nn.ELU()]
         mods.append(nn.Linear(dims[-1], act_dim))
         self.net = nn.Sequential(*mods)
+        self.skip = nn.Linear(obs_dim, act_dim, bias=False) if skip else None
+        if self.skip is not None:
+            nn.init.zeros_(self.skip.weight)
+        if head not in ("softplus", "sigmoid"):
+            raise ValueError(f"head must be 'softplus' or 'sigmoid', got {head!r}")
+        self.head = head
         self.register_buffer("obs_mean", obs_mean)
         self.register_buffer("obs_std", obs_std)
         self.register_buffer("low", low)
         self.register_buffer("high", high)
 
     def forward(self, obs):
-        z = self.net((obs - self.obs_mean) / self.obs_std)
-        return self.low + (self.high - self.low) * torch.sigmoid(z)
+        x = (obs - self.obs_mean) / self.obs_std
+        z = self.net(x)
+        if self.skip is not None:
+            z = z + self.skip(x)
+        if self.head == "sigmoid":
+            return self.low + (self.high - self.low) * torch.sigmoid(z)
+        a = self.low + nn.functional.softplus(z + 1.0)
+        return self.high - nn.functional.relu(self.high - a)  # cap at high
 
 
 def _rollout_cost(sim, policy, batch, periods, warmup, gen, device):
     """Mean per-period loss (minus reward, summed over objectives) of one batch of paths."""
     state = sim.reset(batch, gen, device, horizon=periods)
+    return _chunk_cost(sim, policy, state, periods, warmup)[0]
+
+
+def _chunk_cost(sim, policy, state, periods, warmup):
+    """Simulate ``periods`` more periods from ``state``: -> (mean per-period loss after the
+    first ``warmup`` periods, final state)."""
     total = 0.0
     for t in range(periods):
         state, r, _, _ = sim.step(state, policy(sim.observe(state)))
         if t >= warmup:
             total = total - r.sum(dim=1).mean()
-    return total / (periods - warmup)
+    return total / (periods - warmup), state
+
+
+def _detach(state):
+    return {k: (v.detach() if torch.is_tensor(v) else v) for k, v in state.items()}
 
 
 class HDPO(Solver):
@@ -106,10 +144,17 @@ class HDPO(Solver):
                 state, *_ = sim.step(state, probe)
             budget.add(n_probe * 50)
             obs = torch.cat(obs)
-            obs_mean, obs_std = obs.mean(0), obs.std(0).clamp_min(1.0)
+            if self.normalise == "none":
+                obs_mean, obs_std = torch.zeros(sim.obs_dim, device=dev), torch.ones(sim.obs_dim, device=dev)
+            elif self.normalise == "scalar":  # one scale for every input: keeps their sums meaningful
+                obs_mean = torch.zeros(sim.obs_dim, device=dev)
+                obs_std = obs.abs().mean().clamp_min(1e-3).expand(sim.obs_dim).clone()
+            else:
+                obs_mean, obs_std = obs.mean(0), obs.std(0).clamp_min(1.0)
         policy = MLPPolicy(sim.obs_dim, sim.act_dim, self.hidden, self.layers, obs_mean, obs_std,
                            torch.as_tensor(sim.action_low, dtype=torch.float32),
-                           torch.as_tensor(sim.action_high, dtype=torch.float32)).to(dev)
+                           torch.as_tensor(sim.action_high, dtype=torch.float32),
+                           skip=self.skip, head=self.head).to(dev)
         opt = torch.optim.Adam(policy.parameters(), lr=self.lr)
         batch = self.batch
         if budget.budget.steps is not None:  # a budget smaller than one step: fewer paths
@@ -136,10 +181,18 @@ class HDPO(Solver):
             else:
                 stale += 1
 
-        loss, evaluated = None, False
+        loss, evaluated, state = None, False, None
         while it < iters and budget.steps_left >= steps_per_iter and budget.seconds_left > 0:
             it += 1
-            loss = _rollout_cost(sim, policy, batch, self.periods, self.warmup, gen, dev)
+            # truncated backpropagation through one long trajectory per path: each step
+            # continues from where the last one stopped (so the policy trains on the states it
+            # visits in the long run), with a fresh start every `chunks` steps
+            if state is None or state["t"] + self.periods > state["T"]:
+                state = sim.reset(batch, gen, dev, horizon=self.periods * self.chunks)
+                warm = self.warmup
+            else:
+                warm = 0
+            loss, state = _chunk_cost(sim, policy, _detach(state), self.periods, warm)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -25,6 +25,8 @@ DEFAULTS = {
     "clip_range": 0.2,
     "ent_coef": 0.0,
     "hidden": 64,
+    "log_std_init": -1.0,  # initial log std of the Gaussian in the [-1, 1] action scale
+    "deterministic": True, # evaluate the Gaussian's mean (else sample from it)
     "vec": "sim",          # "sim": n_envs rows of one batched simulator; "env": DummyVecEnv of Gymnasium envs
 }
 
@@ -91,10 +93,13 @@ def sim_vec_env(sim, n_envs: int, seed: int):
 
 
 class PPOPolicy:
-    """Batched deterministic policy from a trained SB3 PPO model (picklable)."""
+    """Batched policy from a trained SB3 PPO model: the Gaussian's mean (deterministic) or a
+    sample from it drawn with the policy's own seeded generator (stochastic)."""
 
-    def __init__(self, actor, obs_mean, obs_var, clip_obs, eps, low, high):
+    def __init__(self, actor, obs_mean, obs_var, clip_obs, eps, low, high, deterministic=True, seed=0):
         self.actor = actor
+        self.deterministic = deterministic
+        self.gen = torch.Generator().manual_seed(seed)
         self.obs_mean = torch.as_tensor(obs_mean, dtype=torch.float32)
         self.obs_std = torch.sqrt(torch.as_tensor(obs_var, dtype=torch.float32) + eps)
         self.clip_obs = clip_obs
@@ -105,7 +110,10 @@ class PPOPolicy:
     def __call__(self, obs):
         dev = obs.device
         o = ((obs.float().cpu() - self.obs_mean) / self.obs_std).clamp(-self.clip_obs, self.clip_obs)
-        a, _, _ = self.actor(o, deterministic=True)
+        dist = self.actor.get_distribution(o).distribution
+        a = dist.mean
+        if not self.deterministic:
+            a = a + dist.stddev * torch.randn(a.shape, generator=self.gen)
         a = a.clamp(-1.0, 1.0)
         return (self.low + (a + 1.0) * 0.5 * (self.high - self.low)).to(dev)
 
@@ -157,7 +165,8 @@ class PPO(Solver):
         model = SB3PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(self.batch_size, n_envs * n_steps),
                        n_epochs=self.n_epochs, learning_rate=self.lr, gamma=self.gamma,
                        gae_lambda=self.gae_lambda, clip_range=self.clip_range, ent_coef=self.ent_coef,
-                       policy_kwargs={"net_arch": [self.hidden, self.hidden]}, seed=seed,
+                       policy_kwargs={"net_arch": [self.hidden, self.hidden], "log_std_init": self.log_std_init},
+                       seed=seed,
                        device=self.device, verbose=0)
         clock = budget
 
@@ -176,7 +185,7 @@ class PPO(Solver):
         clock.steps = int(model.num_timesteps)
         space = problem.env().action_space
         policy = PPOPolicy(model.policy.cpu(), venv.obs_rms.mean, venv.obs_rms.var, venv.clip_obs,
-                           venv.epsilon, space.low, space.high)
+                           venv.epsilon, space.low, space.high, self.deterministic, seed)
         return Outcome(policies=[policy], info={"timesteps": int(model.num_timesteps)})
 
 

@@ -111,3 +111,59 @@ class Drifting(LostSales):
 
 
 register("testfam/drifting-v0", Drifting)
+
+
+# A tiny two-objective, one-constraint problem answered by a Pareto set of policies.
+import torch  # noqa: E402
+
+from mobench import BatchedSim, Constraint, TestScenarios  # noqa: E402
+
+
+class BiSim(BatchedSim):
+    """Action a in [0, 1]; objectives (both min) a and 1 - a per period; cost a^2."""
+    n_obj, n_con, obs_dim, act_dim, horizon = 2, 1, 1, 1, 5
+    action_low, action_high = np.zeros(1), np.ones(1)
+
+    def reset(self, batch, generator, device="cpu", horizon=None):
+        T = horizon or self.horizon
+        return {"t": 0, "T": T, "x": torch.rand(batch, generator=generator).to(device)}
+
+    def observe(self, state):
+        return state["x"].unsqueeze(1)
+
+    def step(self, state, action):
+        a = action[:, 0]
+        reward = torch.stack([-a, -(1 - a)], dim=1)
+        done = torch.full_like(a, state["t"] + 1 >= state["T"], dtype=torch.bool)
+        return {**state, "t": state["t"] + 1}, reward, (a ** 2).unsqueeze(1), done
+
+
+class BiObjective(Problem):
+    def __init__(self):
+        self.spec = Spec(id="", objectives=(Objective("f1", "min"), Objective("f2", "min")),
+                         constraints=(Constraint("a2", 0.5),), answer="pareto-policies",
+                         scenarios=TestScenarios(seed=1, n=4, horizon=5, dev_seed=2),
+                         hv_ref_point=(1.0, 1.0))
+
+    def sim(self):
+        return BiSim()
+
+    def reference(self):
+        a = np.linspace(0, np.sqrt(0.5), 50)
+        return Reference("optimal", front=np.stack([a, 1 - a], 1), source="analytic")
+
+
+class ConstantActions(Solver):
+    defaults = {"n": 5}
+    default_budget = Budget(seconds=5)
+
+    def supports(self, problem):
+        return None if problem.spec.answer == "pareto-policies" else "Pareto problems only"
+
+    def solve(self, problem, budget, seed, log):
+        return Outcome(policies=[(lambda o, a=a: torch.full((o.shape[0], 1), a))
+                                 for a in np.linspace(0, 1, self.n)])
+
+
+register("testfam/bi-v0", BiObjective)
+register_solver("test-constant", ConstantActions)

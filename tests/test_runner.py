@@ -138,3 +138,21 @@ def test_dask_backend(store):
     pytest.importorskip("distributed")
     recs = run(plan([TARGET], ["random"], 2), store, backend="dask", jobs=2, progress=False)
     assert [r["status"] for r in recs] == ["ok", "ok"]
+
+
+def test_pareto_answers_scored_with_set_metrics(store, tmp_path):
+    """Constant actions 0, .25, .5, .75, 1: objectives (a, 1-a), cost a^2 <= 0.5, so three
+    feasible points; HV against (1, 1) by hand = 0.1875 + 0.25 - 0.125 = 0.3125."""
+    (rec,) = run(plan(["testfam/bi-v0"], ["test-constant"], 1), store, progress=False)
+    s = rec["summary"]
+    assert s["feasible_rate"] == pytest.approx(0.6)
+    assert s["hv"] == pytest.approx(0.3125)
+    assert s["cardinality"] == 3
+    assert 0 < s["igd_plus"] <= s["igd"]  # a finite subset of the front: IGD+ <= IGD, both > 0
+    assert s["reference_hv"] > s["hv"]
+    assert s["pareto_mask"] == [True] * 5
+    board = leaderboard(store)
+    assert board.iloc[0]["hv"] == pytest.approx(0.3125)
+    from mobench.plots import plot_store
+    names = {p.name for p in plot_store(store, tmp_path / "figs")}
+    assert {"front_testfam_bi_v0.png", "cost_return_testfam_bi_v0.png"} <= names
