@@ -7,7 +7,8 @@ Runs every target setting (lost sales: L in 1..4 x p in {4, 9}; backlogged: L in
 p in {4,9,19,39}) with each solver at its documented default budget, then prints, per setting,
 the reference, each solver's gap (mean over seeds) and whether HDPO's is within 1%.
 Already-stored runs are reused (resume), so the script can be stopped and restarted.
---quick runs two settings only (a smoke test of the script itself).
+--quick runs two settings only (a smoke test of the script itself); --only lost|backlogged
+one family's settings.
 """
 from __future__ import annotations
 
@@ -31,8 +32,11 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--solvers", default="hdpo,ppo,base-stock")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=["lost", "backlogged"], help="one family's settings only")
     args = ap.parse_args()
-    targets = (LOST[:1] + BACK[:1]) if args.quick else LOST + BACK
+    targets = {"lost": LOST, "backlogged": BACK, None: LOST + BACK}[args.only]
+    if args.quick:
+        targets = LOST[:1] + BACK[:1]
     solvers = split_solvers(args.solvers)
     specs = plan(targets, solvers, args.seeds)
     run(specs, args.store, jobs=args.jobs)
