@@ -3,7 +3,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 # The pinned versions CI uses. torch is pinned to the CPU build; a GPU user overrides it, e.g.
-#   make test TORCH='torch==2.13.0' PIP_EXTRA='--index-url https://download.pytorch.org/whl/cu124'
+#   make test TORCH='torch==2.13.0' PIP_EXTRA='--extra-index-url <index of CUDA torch wheels>'
 TORCH   ?= torch==2.13.0
 PIP_EXTRA ?=
 STAMP   := $(VENV)/.mobench-installed

@@ -53,9 +53,9 @@ def main():
     print("\ngap to the optimal cost (%), mean over seeds; store:", args.store)
     print(out.round(3).to_string())
     if "hdpo" in out:
-        ok = (out["hdpo"] <= 1.0)
+        ok = out["hdpo"].dropna() <= 1.0
         print(f"\nhdpo within 1% of optimal: {int(ok.sum())} of {len(ok)} settings"
-              + ("" if ok.all() else f"; missed: {', '.join(out.index[~ok])}"))
+              + ("" if ok.all() else f"; missed: {', '.join(ok.index[~ok])}"))
     for s in out.columns[1:]:
         print(f"{s}: mean gap {out[s].mean():.3f}%, max {out[s].max():.3f}%")
 

@@ -109,11 +109,15 @@ def _default(solver_name, key):
 
 def provenance(device: str) -> dict:
     from . import __version__
+    here = Path(__file__).parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5, cwd=Path(__file__).parent).stdout.strip() or None
+                                timeout=5, cwd=here).stdout.strip() or None
+        # uncommitted changes to tracked files: the commit alone does not identify the code
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True, timeout=5, cwd=here).stdout.strip())
     except Exception:
-        commit = None
+        commit, dirty = None, None
     pkgs = {}
     for p in PACKAGES:
         try:
@@ -125,7 +129,7 @@ def provenance(device: str) -> dict:
         import torch
         if torch.cuda.is_available():
             dev_name = f"{device} ({torch.cuda.get_device_name()})"
-    return {"mobench_version": __version__, "git_commit": commit, "packages": pkgs,
+    return {"mobench_version": __version__, "git_commit": commit, "git_dirty": dirty, "packages": pkgs,
             "device": dev_name, "host": socket.gethostname(), "python": platform.python_version(),
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 

@@ -46,6 +46,7 @@ def test_run_resume_and_raw_outcome(store):
     assert run(specs, store, progress=False) == []  # resume: everything already stored
     rec = read_record(recs[0]["path"])
     assert rec["provenance"]["mobench_version"] == mobench.__version__
+    assert "git_commit" in rec["provenance"] and "git_dirty" in rec["provenance"]
     assert {"torch", "numpy", "gymnasium"} <= set(rec["provenance"]["packages"])
     raw = read_raw(recs[0]["path"])
     n = mobench.make(TARGET).spec.scenarios.n
