@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import InvalidParameter, UnknownId
 

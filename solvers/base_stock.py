@@ -58,7 +58,7 @@ class BaseStock(Solver):
         cost = total.view(n, paths).mean(dim=1) / (self.horizon - self.warmup)
         return cost.cpu().numpy(), n * paths * self.horizon
 
-    def _candidates(self, center, width, sim):
+    def _candidates(self, center, width):
         lo = max(0.0, center[0] - width[0])
         S = np.linspace(lo, center[0] + width[0], self.grid)
         if not self.capped:
@@ -74,12 +74,12 @@ class BaseStock(Solver):
         scale = max(1.0, sim.mean) * (sim.L + 1)
         center, width = [2 * scale, q_max / 2], [2 * scale, q_max / 2]
         best, steps = None, 0
-        n_cands = len(self._candidates(center, width, sim))
+        n_cands = len(self._candidates(center, width))
         paths = self.paths
         if budget.budget.steps is not None:  # fewer paths when the step budget is small
             paths = max(1, min(paths, budget.budget.steps // (n_cands * self.horizon * (self.refinements + 1))))
         for rnd in range(self.refinements + 1):
-            cands = self._candidates(center, width, sim)
+            cands = self._candidates(center, width)
             levels = torch.tensor([c[0] for c in cands], dtype=torch.float32)
             caps = torch.tensor([c[1] for c in cands], dtype=torch.float32) if self.capped else None
             if budget.steps_left < len(cands) * paths * self.horizon:

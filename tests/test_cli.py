@@ -1,7 +1,5 @@
 """CLI: list/catalogue, run + leaderboard formats, plot, check, new-problem, bad input."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest

@@ -4,7 +4,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import mobench
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,7 @@ import pytest
 import mobench
 from mobench.errors import UnsupportedPairing
 from mobench.leaderboard import leaderboard
-from mobench.runner import RunSpec, plan, run
-from mobench.solver import Budget
+from mobench.runner import plan, run
 from mobench.store import finished_run_ids, iter_files, read_raw, read_record, read_records
 
 TARGET = "inventory/lost-sales-v0:L=1,p=4"
