@@ -67,7 +67,11 @@ def check_problem(target: str) -> Report:
 
     if spec.answer == "solutions":
         rep.item("instances", lambda: f"{len(problem.instances())} instances")
-        return rep
+        try:
+            problem.env()
+        except NotImplementedError:
+            return rep
+        return _check_instance_env(problem, rep)
 
     env = problem.env()
 
@@ -133,6 +137,62 @@ def check_problem(target: str) -> Report:
     return rep
 
 
+def _masked_episode(env, seed):
+    """One episode of random legal actions (obs["action_mask"]); -> (flat observations,
+    rewards, costs, final info)."""
+    import gymnasium as gym
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    flat = [gym.spaces.flatten(env.observation_space, obs)]
+    rewards, costs, info = [], [], {}
+    for _ in range(1_000_000):
+        assert env.observation_space.contains(obs), "observation outside the observation space"
+        mask = np.asarray(obs["action_mask"])
+        assert mask.any(), "no legal action in a non-terminal state"
+        obs, r, term, trunc, info = env.step(int(rng.choice(np.flatnonzero(mask))))
+        flat.append(gym.spaces.flatten(env.observation_space, obs))
+        rewards.append(np.asarray(r, float))
+        costs.append(np.asarray(info["cost"], float))
+        if term or trunc:
+            break
+    return flat, rewards, costs, info
+
+
+def _check_instance_env(problem, rep: Report) -> Report:
+    """Per-instance problems with a Gymnasium view (masked discrete actions): episodes end
+    with a solution the problem's own checker accepts, deterministically under a seed."""
+    spec = problem.spec
+    env = problem.env()
+
+    def checker():
+        from gymnasium.utils.env_checker import check_env
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check_env(env, skip_render_check=True)
+    if isinstance(env.observation_space, __import__("gymnasium").spaces.Dict) and \
+            "action_mask" in env.observation_space.spaces:
+        def episodes():
+            for seed in range(3):
+                flat, rewards, costs, info = _masked_episode(problem.env(), seed)
+                assert all(c.shape == (spec.n_con,) for c in costs), "info['cost'] shape"
+                assert "solution" in info, "the final step's info has no 'solution'"
+                if len(problem.instances()) == 1:
+                    objs, _, ok = problem.verify(0, info["solution"])
+                    assert ok, "the episode's solution is infeasible"
+            return f"3 random legal episodes, last {len(flat) - 1} steps, solution feasible"
+        rep.item("masked episodes end with a feasible solution", episodes)
+
+        def determinism():
+            a, b = _masked_episode(problem.env(), 5), _masked_episode(problem.env(), 5)
+            for x, y in zip(a[0], b[0]):
+                np.testing.assert_array_equal(x, y)
+            np.testing.assert_array_equal(np.asarray(a[1]), np.asarray(b[1]))
+        rep.item("determinism under a seed", determinism)
+    else:
+        rep.item("gymnasium env checker (render skipped)", checker)
+    return rep
+
+
 def check_budget(default: Budget) -> Budget:
     """The tiny budget ``check`` gives a solver: 1% of its default steps, at most 60 s."""
     steps = max(1, default.steps // 100) if default.steps else None
@@ -140,12 +200,21 @@ def check_budget(default: Budget) -> Budget:
     return Budget(steps, seconds)
 
 
-def check_solver(name: str) -> Report:
+def check_solver(name: str, target: str | None = None) -> Report:
+    """A tiny run of solver ``name`` on ``target``, or on the first registered problem it
+    supports."""
     rep = Report()
     solver = make_solver(name)
     rep.lines.append(f"solver {solver.name}")
     problem = None
-    for pid, entry in problem_entries().items():
+    if target is not None:
+        problem = make(target)
+        why = solver.supports(problem)
+        if why is not None:
+            rep.ok = False
+            rep.lines.append(f"FAIL {name} does not support {problem.key}: {why}")
+            return rep
+    for pid, entry in ({} if problem is not None else problem_entries()).items():
         try:
             cand = entry.make()
         except Exception:

@@ -2,6 +2,8 @@
 aggregated over seeds from the store; and cross-problem aggregates (IQM, profiles, P(improve))."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -20,6 +22,19 @@ def _budget_text(steps, seconds) -> str:
     return ", ".join(parts) or "-"
 
 
+def newest_solver_versions(df: pd.DataFrame) -> pd.DataFrame:
+    """Keep, per solver name, the runs of its newest version (runs stored before versions
+    count as version 1); say how many older runs were left out."""
+    version = df.get("solver_version", pd.Series(1, index=df.index)).fillna(1).astype(int)
+    newest = version.groupby(df["solver_name"]).transform("max")
+    stale = version < newest
+    if stale.any():
+        names = sorted(df.loc[stale, "solver_name"].unique())
+        warnings.warn(f"{int(stale.sum())} stored run(s) of older versions of {', '.join(names)} "
+                      "left out of the leaderboard", stacklevel=3)
+    return df[~stale]
+
+
 def leaderboard(store) -> pd.DataFrame:
     df = records_frame(store)
     if df.empty:
@@ -27,6 +42,7 @@ def leaderboard(store) -> pd.DataFrame:
     for c in ("budget_steps", "budget_seconds"):
         df[c] = df[c].astype(object).where(df[c].notna(), None)
     df["budget"] = [_budget_text(s, t) for s, t in zip(df["budget_steps"], df["budget_seconds"])]
+    df = newest_solver_versions(df)
     ok_ids = set(df.loc[df.status == "ok", "run_id"])
     # a run retried after a failure counts once, by its successful file
     ok = df[df.status == "ok"].drop_duplicates("run_id", keep="last")

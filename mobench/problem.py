@@ -43,6 +43,14 @@ class BatchedSim:
               horizon: int | None = None) -> dict:
         raise NotImplementedError
 
+    def training_reset(self, batch: int, generator: torch.Generator, device="cpu",
+                       horizon: int | None = None) -> dict:
+        """Start states for training, spread over the states a policy may visit, so that a
+        learner sees every state variable vary (from the test start state, a near-constant
+        policy keeps some of them nearly constant, and their weights get no gradient).
+        Default: the test start state of ``reset``."""
+        return self.reset(batch, generator, device, horizon)
+
     def observe(self, state: dict) -> torch.Tensor:
         raise NotImplementedError
 

@@ -45,6 +45,7 @@ class RunSpec:
     budget: Budget
     rep: int
     device: str = "cpu"
+    solver_version: int = 1      # the solver class's ``version`` when planned
 
     @property
     def seed(self) -> int:
@@ -56,8 +57,10 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        ident = json.dumps([self.problem, self.solver, self.budget.steps, self.budget.seconds,
-                            self.rep], sort_keys=True)
+        ident = [self.problem, self.solver, self.budget.steps, self.budget.seconds, self.rep]
+        if self.solver_version != 1:  # version 1 keeps the identities of runs stored before versions
+            ident.append(self.solver_version)
+        ident = json.dumps(ident, sort_keys=True)
         return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
     def time_limit(self) -> float:
@@ -81,7 +84,8 @@ def plan(targets: list[str], solvers: list[str], seeds: int, budget_steps=None,
             budget = solver.default_budget.merged(budget_steps, budget_seconds)
             skey = format_target(solver.name, {k: v for k, v in solver.params.items()
                                                if v != _default(solver.name, k)})
-            specs += [RunSpec(problem.key, skey, budget, r, device) for r in range(seeds)]
+            version = int(getattr(type(solver), "version", 1))
+            specs += [RunSpec(problem.key, skey, budget, r, device, version) for r in range(seeds)]
     return specs
 
 
@@ -215,6 +219,7 @@ def execute(spec: RunSpec, store: str) -> dict:
         parent.close()
     record = {"run_id": spec.run_id, "problem": spec.problem, "problem_id": parse_target(spec.problem)[0],
               "solver": spec.solver, "solver_name": parse_target(spec.solver)[0],
+              "solver_version": spec.solver_version,
               "budget_steps": spec.budget.steps, "budget_seconds": spec.budget.seconds,
               "rep": spec.rep, "seed": spec.seed, "status": status,
               "wall_seconds": time.monotonic() - started, "provenance": provenance(spec.device)}

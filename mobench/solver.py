@@ -86,6 +86,10 @@ class Solver:
     defaults: dict = {}
     default_budget: Budget = Budget(seconds=60)
     description: str = ""
+    # Bump when a change (new defaults, a fix) makes earlier results of this solver stale: the
+    # version is part of a run's identity, so stored runs of an older version are not resumed,
+    # and the leaderboard shows each solver's newest version only.
+    version: int = 1
 
     def __init__(self, name: str, device: str = "cpu", **params):
         self.name, self.device, self.params = name, device, params

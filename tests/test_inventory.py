@@ -141,3 +141,14 @@ def test_invalid_actions_are_refused():
         mobench.evaluate(prob, lambda o: torch.full((o.shape[0], 1), float("nan")))
     with pytest.raises(InvalidAction, match="shape"):
         mobench.evaluate(prob, lambda o: torch.zeros(o.shape[0], 3))
+
+
+def test_training_reset_spreads_states_and_keeps_scenarios():
+    for target, lo in (("inventory/backlogged-v0:L=4", -10.0), ("inventory/lost-sales-v0:L=3", 0.0)):
+        sim = mobench.make(target).sim()
+        a = sim.training_reset(4096, torch.Generator().manual_seed(0))
+        b = sim.reset(4096, torch.Generator().manual_seed(0))
+        assert torch.equal(a["demand"], b["demand"])  # same demand draws as reset
+        assert lo <= float(a["on_hand"].min()) < lo + 0.1 and 19.9 < float(a["on_hand"].max()) <= 20.0
+        assert float(a["pipeline"].min()) >= 0 and 9.9 < float(a["pipeline"].max()) <= 10.0
+        assert float(a["pipeline"].std(0).min()) > 2.5  # every slot varies (uniform on [0, 10]: 2.89)

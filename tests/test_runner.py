@@ -156,3 +156,19 @@ def test_pareto_answers_scored_with_set_metrics(store, tmp_path):
     from mobench.plots import plot_store
     names = {p.name for p in plot_store(store, tmp_path / "figs")}
     assert {"front_testfam_bi_v0.png", "cost_return_testfam_bi_v0.png"} <= names
+
+
+def test_solver_version_is_part_of_identity_and_leaderboard_keeps_newest(store, monkeypatch):
+    from mobench.registry import solver_entry
+    old = plan([TARGET], ["random"], 1)
+    run(old, store, progress=False)
+    cls = solver_entry("random").cls
+    monkeypatch.setattr(cls, "version", 2, raising=False)
+    new = plan([TARGET], ["random"], 1)
+    assert new[0].run_id != old[0].run_id and new[0].seed == old[0].seed
+    assert new[0].run_id not in finished_run_ids(store)  # a new version is not resumed from old runs
+    run(new, store, progress=False)
+    assert read_record(next(p for p in iter_files(store) if new[0].run_id in p.name))["solver_version"] == 2
+    with pytest.warns(UserWarning, match="1 stored run.*older versions of random"):
+        lb = leaderboard(store)
+    assert lb.loc[lb.solver == "random", "n_seeds"].tolist() == [1]

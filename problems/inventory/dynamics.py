@@ -51,6 +51,18 @@ class InventorySim(BatchedSim):
         pipeline = torch.full((batch, self.L), self.mean, device=device)
         return {"t": 0, "T": T, "demand": demand, "on_hand": on_hand, "pipeline": pipeline}
 
+    def training_reset(self, batch, generator, device="cpu", horizon=None):
+        """Start states spread uniformly: each pipeline slot in [0, 2 x mean demand], on-hand in
+        [0, 4 x mean] (lost sales) or [-2 x mean, 4 x mean] (backlogged), which covers the
+        states of the optimal policies of every paper setting."""
+        state = self.reset(batch, generator, device, horizon)
+        m = self.mean
+        u = torch.rand((batch, self.L + 1), generator=generator).to(device)
+        lo = 0.0 if self.lost_sales else -2 * m
+        state["on_hand"] = lo + (4 * m - lo) * u[:, 0]
+        state["pipeline"] = 2 * m * u[:, 1:]
+        return state
+
     def observe(self, state):
         return torch.cat([state["on_hand"].unsqueeze(1), state["pipeline"]], dim=1)
 

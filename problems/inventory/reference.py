@@ -14,13 +14,12 @@ when the interval is narrower than 1e-6 relative.
 """
 from __future__ import annotations
 
-import json
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from scipy import signal, stats
+
+from ...cache import cached_json
 
 
 @lru_cache(maxsize=None)
@@ -130,19 +129,8 @@ def lost_sales_policy(table: np.ndarray, L: int):
 def lost_sales_reference(L: int, p: float, h: float, rate: float = 5.0) -> dict:
     """Certified optimal average cost (seconds to compute), cached on disk under
     $MOBENCH_CACHE (default ~/.cache/mobench) so that every run does not redo it."""
-    key = f"L={L}_p={p:g}_h={h:g}_rate={rate:g}_v1"
-    cache = Path(os.environ.get("MOBENCH_CACHE", Path.home() / ".cache" / "mobench")) / "inventory"
-    f = cache / f"lost_sales_{key}.json"
-    if f.exists():
-        try:
-            return json.loads(f.read_text())
-        except ValueError:
-            pass  # a torn cache file is recomputed
-    r = lost_sales_rvi(L, p, h, rate)
-    out = {k: r[k] for k in ("g", "lower", "upper", "iterations", "max_order", "max_onhand",
-                             "policy_max", "converged")}
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(out))
-    tmp.replace(f)
-    return out
+    def compute():
+        r = lost_sales_rvi(L, p, h, rate)
+        return {k: r[k] for k in ("g", "lower", "upper", "iterations", "max_order", "max_onhand",
+                                  "policy_max", "converged")}
+    return cached_json("inventory", f"lost_sales_L={L}_p={p:g}_h={h:g}_rate={rate:g}_v1", compute)

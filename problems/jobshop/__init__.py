@@ -1,0 +1,117 @@
+"""Job-shop scheduling (Tassel, Gebser, Schekotihin, ICAPS 2023: end-to-end RL over a CP model).
+
+``jobshop/makespan-v0``: one instance, chosen by ``instance`` (a benchmark name such as
+``ta01``, a path to an OR-Library or Taillard file, or ``generated`` with ``jobs``,
+``machines``, ``seed``); answer: one schedule (start times), checked by ``schedule.py``;
+objective: makespan (min). Reference: the benchmark's optimum (``optimal``) or best-known
+makespan (``best-known``, with its lower bound beside it); for files and generated instances,
+CP-SAT with a time limit (``optimal`` when proved, else ``best-known`` with CP-SAT's bound),
+cached in $MOBENCH_CACHE.
+The Gymnasium view is the dispatching MDP of the paper (``dispatch.py``).
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ...cache import cached_json
+from ...problem import Problem
+from ...registry import Param, register, register_suite
+from ...spec import Objective, Reference, Spec
+from .dispatch import Dispatch, JobShopEnv
+from .instances import Instance, benchmark_names, generate, load_benchmark, read_instance
+from .schedule import makespan, violations
+
+REFERENCE_SECONDS = 60.0  # CP-SAT time limit for the reference of a file or generated instance
+REFERENCE_WORKERS = 8
+
+
+def resolve_instance(name: str, jobs: int = 10, machines: int = 10, seed: int = 0) -> Instance:
+    if name == "generated":
+        return generate(jobs, machines, seed)
+    if "/" in name or name.endswith((".txt", ".jss", ".jsp")) or Path(name).is_file():
+        return read_instance(name)
+    return load_benchmark(name)
+
+
+def cp_reference(instance: Instance, seconds: float = REFERENCE_SECONDS) -> dict:
+    """CP-SAT's makespan and bound for an instance without a published value, computed once
+    and cached under $MOBENCH_CACHE/jobshop, keyed by the instance's content."""
+    digest = hashlib.sha256(instance.durations.tobytes() + instance.machines.tobytes()).hexdigest()[:16]
+
+    def compute():
+        from .cp_model import JobShopModel
+        r = JobShopModel(instance).solve(seconds, workers=REFERENCE_WORKERS, seed=0)
+        return {"makespan": r.objective, "bound": r.bound, "optimal": r.optimal, "seconds": seconds,
+                "status": r.status}
+    return cached_json("jobshop", f"cpsat_{digest}_{seconds:g}s_v1", compute)
+
+
+class Makespan(Problem):
+    objectives = (Objective("makespan", "min"),)
+
+    def __init__(self, instance: str, jobs: int, machines: int, seed: int, reward: str):
+        self.instance = resolve_instance(instance, jobs, machines, seed)
+        self.reward = reward
+        self.spec = Spec(id="", objectives=self.objectives, answer="solutions",
+                         description=f"job shop {self.instance.name}: {self.instance.n_jobs} jobs x "
+                                     f"{self.instance.n_machines} machines",
+                         tags=("scheduling", "jobshop"))
+
+    def instances(self) -> list[Instance]:
+        return [self.instance]
+
+    def env(self) -> JobShopEnv:
+        return JobShopEnv(self.instance, reward=self.reward)
+
+    def dispatcher(self) -> Dispatch:
+        return Dispatch(self.instance)
+
+    def verify(self, index, solution):
+        inst = self.instances()[index]
+        bad = violations(inst, solution)  # raises InvalidSolution on a malformed schedule
+        return np.array([float(makespan(inst, solution))]), np.zeros(0), not bad
+
+    def reference(self) -> Reference:
+        inst = self.instance
+        if inst.optimum is not None:
+            return Reference("optimal", value=[float(inst.optimum)], lower=float(inst.optimum),
+                             upper=float(inst.optimum), source=inst.source)
+        if inst.upper_bound is not None:
+            return Reference("best-known", value=[float(inst.upper_bound)],
+                             lower=None if inst.lower_bound is None else float(inst.lower_bound),
+                             upper=float(inst.upper_bound), source=inst.source)
+        r = cp_reference(inst)
+        if r["makespan"] is None:
+            return Reference.none(f"CP-SAT found no schedule in {r['seconds']:g} s")
+        return Reference("optimal" if r["optimal"] else "best-known", value=[float(r["makespan"])],
+                         lower=r["bound"], upper=float(r["makespan"]),
+                         source=f"CP-SAT, {r['seconds']:g} s, {REFERENCE_WORKERS} workers ({r['status']})")
+
+
+PARAMS = {
+    "instance": Param("ft06", doc="benchmark name (ft06, la01, ta01, ...), a path to an OR-Library "
+                                  "or Taillard file, or 'generated'"),
+    "jobs": Param(10, low=1, high=1000, doc="generated instances: number of jobs"),
+    "machines": Param(10, low=1, high=100, doc="generated instances: number of machines"),
+    "seed": Param(0, low=0, doc="generated instances: generator seed"),
+    "reward": Param("sparse", choices=("sparse", "dense"), doc="Gymnasium view: minus the makespan at "
+                    "the end, or minus the increase of its lower bound at every step"),
+}
+register("jobshop/makespan-v0", Makespan, params=PARAMS,
+         description="job-shop scheduling, one instance, minimise the makespan",
+         suites=("smoke", "taillard-15x15", "taillard-20x20", "taillard-30x20"))
+
+TAILLARD_GROUPS = {"taillard-15x15": range(1, 11), "taillard-20x20": range(21, 31),
+                   "taillard-30x20": range(41, 51)}
+RULES = ("spt", "mwkr", "mor", "fifo")
+for _suite, _ids in TAILLARD_GROUPS.items():
+    for _i in _ids:
+        register_suite(_suite, f"jobshop/makespan-v0:instance=ta{_i:02d}",
+                       {**{r: None for r in RULES}, "cpsat": (None, 10)})
+register_suite("smoke", "jobshop/makespan-v0:instance=ft06", {"spt": None, "mwkr": None, "cpsat": (None, 5)})
+
+__all__ = ["Instance", "Makespan", "Dispatch", "JobShopEnv", "benchmark_names", "generate",
+           "load_benchmark", "read_instance", "resolve_instance", "violations", "makespan"]
