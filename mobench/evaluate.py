@@ -87,15 +87,30 @@ def _solution_values(problem: Problem, solutions):
     return objs, costs, feas
 
 
+def _pareto_solution_values(problem: Problem, solutions):
+    """A set of solutions of a one-instance problem: each verified; -> arrays shaped like
+    Pareto policies' ([answers, 1, ...]), so the same set metrics apply."""
+    if len(problem.instances()) != 1:
+        raise InvalidSolution(f"{problem.id}: Pareto sets of solutions are scored on one-instance problems only")
+    if not len(solutions):
+        raise InvalidSolution(f"{problem.id}: an empty set of solutions")
+    objs, costs, feas = [], [], []
+    for sol in solutions:
+        o, c, f = _solution_values(problem, [sol])
+        objs.append(o[0]), costs.append(c[0]), feas.append(f[0])
+    return np.stack(objs), np.stack(costs), np.stack(feas)
+
+
 def _summarise(problem: Problem, objs, costs, feas, ref: Reference) -> dict:
     spec = problem.spec
     s: dict = {"reference_kind": ref.kind, "n_answers": int(objs.shape[0])}
     thresholds = [c.threshold for c in spec.constraints]
     con_senses = [c.sense for c in spec.constraints]
-    if spec.answer == "pareto-policies":
-        means = objs.mean(axis=1)  # [policies, n_obj]
+    if spec.answer in ("pareto-policies", "pareto-solutions"):
+        means = objs.mean(axis=1)  # [answers, n_obj]
         ok = np.array([constraint_measures(costs[i], thresholds, con_senses)["feasible"]
                        for i in range(len(means))]) if spec.n_con else np.ones(len(means), bool)
+        ok &= feas.all(axis=1)  # a solution the problem's checker rejects is not on the front
         front = means[ok]
         s["feasible_rate"] = float(ok.mean())
         s["cardinality"] = cardinality(front, spec.senses) if len(front) else 0
@@ -110,7 +125,10 @@ def _summarise(problem: Problem, objs, costs, feas, ref: Reference) -> dict:
                 s["reference_hv"] = hypervolume(ref.front, spec.hv_ref_point, spec.senses)
         for j, o in enumerate(spec.objectives):
             s[f"obj:{o.name}"] = float(np.mean(front[:, j])) if len(front) else float("nan")
-        s["pareto_mask"] = nondominated_mask(means, spec.senses).tolist()
+        mask = np.zeros(len(means), bool)
+        if ok.any():
+            mask[ok] = nondominated_mask(means[ok], spec.senses)
+        s["pareto_mask"] = mask.tolist()
         return s
 
     # single policy, or per-instance solutions (answer index 0)
@@ -154,15 +172,16 @@ def evaluate(problem: Problem, answer, device: str = "cpu") -> Evaluation:
         outcome = answer
     elif callable(answer):
         outcome = Outcome(policies=[answer])
-    elif spec.answer == "solutions":
+    elif spec.answer in ("solutions", "pareto-solutions"):
         outcome = Outcome(solutions=list(answer))
     else:
         outcome = Outcome(policies=list(answer))
 
-    if spec.answer == "solutions":
+    if spec.answer in ("solutions", "pareto-solutions"):
         if outcome.solutions is None:
             raise InvalidSolution(f"{problem.id} expects per-instance solutions, got policies")
-        objs, costs, feas = _solution_values(problem, outcome.solutions)
+        values = _solution_values if spec.answer == "solutions" else _pareto_solution_values
+        objs, costs, feas = values(problem, outcome.solutions)
     else:
         if not outcome.policies:
             raise ValueError(f"{problem.id} expects {'a policy' if spec.answer == 'policy' else 'policies'}, got none")

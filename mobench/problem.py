@@ -139,8 +139,9 @@ class Problem:
 
     @property
     def key(self) -> str:
-        """Canonical text of id + parameters (part of a run's identity)."""
-        return format_target(self.id, self.params)
+        """Canonical text of id + parameters (part of a run's identity); parameters declared
+        with ``in_key=False`` (or whose predicate is false) are left out."""
+        return format_target(self.id, getattr(self, "key_params", self.params))
 
     def sim(self) -> BatchedSim | None:
         return None

@@ -37,6 +37,11 @@ class Param:
     low: float | None = None
     high: float | None = None
     doc: str = ""
+    # Whether the parameter is part of the problem's key (a run's identity, the leaderboard's
+    # row): False for parameters that do not change what is scored (e.g. the reward shaping of
+    # a Gymnasium view), or a predicate on all the bound values (e.g. generator parameters
+    # that matter only when the instance is generated).
+    in_key: Any = True
 
     def validate(self, owner: str, name: str, value):
         typ = type(self.default)
@@ -86,6 +91,9 @@ class ProblemEntry:
         values = bind_params(self.id, self.params, given)
         problem = _resolve(self.entry_point)(**values)
         problem.id, problem.params = self.id, values
+        problem.key_params = {k: v for k, v in values.items()
+                              if (self.params[k].in_key(values) if callable(self.params[k].in_key)
+                                  else self.params[k].in_key)}
         if getattr(problem, "spec", None) is not None and problem.spec.id != self.id:
             problem.spec = dataclasses.replace(problem.spec, id=self.id)
         return problem
@@ -280,5 +288,5 @@ def register_suite(name: str, target: str, solvers: dict[str, tuple | None]) -> 
 
 
 def suites() -> dict[str, list[SuiteEntry]]:
-    load_all()
-    return dict(sorted(_suites.items()))
+    load_all()  # cells sorted, so that the order does not depend on which family loaded first
+    return {k: sorted(v, key=lambda c: (c.target, c.solver)) for k, v in sorted(_suites.items())}

@@ -10,10 +10,10 @@ from typing import Literal, Sequence
 import numpy as np
 
 Sense = Literal["min", "max"]
-AnswerKind = Literal["policy", "pareto-policies", "solutions"]
+AnswerKind = Literal["policy", "pareto-policies", "solutions", "pareto-solutions"]
 ReferenceKind = Literal["optimal", "best-known", "bound", "none"]
 
-ANSWER_KINDS = ("policy", "pareto-policies", "solutions")
+ANSWER_KINDS = ("policy", "pareto-policies", "solutions", "pareto-solutions")
 REFERENCE_KINDS = ("optimal", "best-known", "bound", "none")
 
 

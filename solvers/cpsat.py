@@ -20,10 +20,10 @@ class CPSAT(Solver):
     description = "OR-Tools CP-SAT: interval variables, NoOverlap, minimise the makespan"
 
     def supports(self, problem):
-        if "jobshop" not in problem.spec.tags or problem.spec.answer != "solutions":
+        if "jobshop" not in problem.spec.tags:
             return "job-shop problems only (the CP model is the job-shop one)"
-        if problem.spec.n_obj != 1:
-            return "single-objective job-shop problems (cpsat-eps handles two objectives)"
+        if problem.spec.answer != "solutions" or problem.spec.n_obj != 1:
+            return "single-objective job-shop problems (cpsat-eps handles makespan + flow time)"
         return None
 
     def solve(self, problem, budget, seed, log):
@@ -43,4 +43,32 @@ class CPSAT(Solver):
         return Outcome(solutions=sols, info={"instances": info})
 
 
+class CPSATEpsilon(Solver):
+    """`cpsat-eps`: the (makespan, flow time) front by CP-SAT's epsilon-constraint method
+    (``epsilon_constraint_front``), each solve limited to ``seconds_per_solve``, all of them to
+    the run's seconds budget. Info: whether the front is complete and which points are proved."""
+    defaults = {"workers": 0, "seconds_per_solve": 10.0}
+    default_budget = Budget(seconds=120)
+    description = "OR-Tools CP-SAT epsilon-constraint front (makespan, total flow time)"
+
+    def supports(self, problem):
+        if "jobshop" not in problem.spec.tags or problem.spec.answer != "pareto-solutions":
+            return "two-objective job-shop problems only (jobshop/makespan-flowtime-v0)"
+        return None
+
+    def solve(self, problem, budget, seed, log):
+        from ..problems.jobshop.cp_model import JobShopModel, epsilon_constraint_front
+        inst = problem.instances()[0]
+        total = budget.seconds_left - 0.5 if budget.budget.seconds is not None else 600.0
+        pts, complete = epsilon_constraint_front(JobShopModel(inst), self.seconds_per_solve,
+                                                 max(0.5, total), workers=self.workers or None, seed=seed)
+        if not pts:
+            raise RuntimeError(f"CP-SAT found no schedule for {inst.name} in the budget")
+        for p in pts:
+            log(0, float(p.makespan), flowtime=float(p.flowtime))
+        return Outcome(solutions=[p.starts for p in pts],
+                       info={"complete": complete, "points": [[p.makespan, p.flowtime, p.proved] for p in pts]})
+
+
 register_solver("cpsat", CPSAT)
+register_solver("cpsat-eps", CPSATEpsilon)

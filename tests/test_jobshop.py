@@ -218,3 +218,38 @@ def test_mobench_check_problems():
     for target in ("jobshop/makespan-v0:instance=ft06", "jobshop/makespan-v0:instance=ta01"):
         rep = check_problem(target)
         assert rep.ok, "\n".join(rep.lines)
+
+
+def test_makespan_flowtime_front_and_pareto_solutions(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOBENCH_CACHE", str(tmp_path))
+    p = mobench.make("jobshop/makespan-flowtime-v0:instance=ft06")
+    ref = p.reference()
+    assert ref.kind == "optimal"  # every epsilon-constraint point proved, last cap infeasible
+    front = ref.front
+    assert front[:, 0].min() == 55  # the makespan end of the front is ft06's proved optimum
+    # mutually non-dominated, inside the HV reference point
+    for i in range(len(front)):
+        assert not any((front[j] <= front[i]).all() and (front[j] < front[i]).any() for j in range(len(front)))
+    assert (front < np.array(p.spec.hv_ref_point)).all()
+    out = mobench.make_solver("cpsat-eps").solve(p, Clock(Budget(seconds=60)), 0, Log())
+    s = mobench.evaluate(p, out).summary
+    assert s["igd"] == 0.0 and s["hv"] == pytest.approx(s["reference_hv"])
+    # a schedule the checker rejects is never on the front
+    bad = out.solutions[0].copy()
+    bad[0, 1] = bad[0, 0]
+    s2 = mobench.evaluate(p, [bad] + list(out.solutions[1:])).summary
+    assert s2["feasible_rate"] == pytest.approx((len(out.solutions) - 1) / len(out.solutions))
+    assert s2["pareto_mask"][0] is False and s2["hv"] < s["hv"]
+    with pytest.raises(InvalidSolution, match="empty"):
+        mobench.evaluate(p, [])
+    assert check_problem("jobshop/makespan-flowtime-v0:instance=ft06").ok
+    assert check_solver("cpsat-eps").ok
+
+
+def test_problem_key_leaves_out_unscored_parameters():
+    """Parameters declared with in_key=False (the env's reward shaping) or a false predicate
+    (generator parameters of a named instance) are not part of a run's identity."""
+    assert mobench.make("jobshop/makespan-v0:instance=ta01,reward=dense").key == "jobshop/makespan-v0:instance=ta01"
+    assert (mobench.make("jobshop/makespan-v0:instance=generated,jobs=3").key
+            == "jobshop/makespan-v0:instance=generated,jobs=3,machines=10,seed=0")
+    assert mobench.make("jobshop/makespan-v0:instance=ta01,reward=dense").params["reward"] == "dense"

@@ -50,13 +50,15 @@ class JobShopModel:
 
     def solve(self, seconds: float, objective: str = "makespan", hint: np.ndarray | None = None,
               makespan_cap: int | None = None, workers: int | None = None, seed: int = 0,
-              fixed_prefix: dict | None = None) -> CPResult:
+              fixed_prefix: dict | None = None, flowtime_cap: int | None = None) -> CPResult:
         """``objective``: "makespan" or "flowtime"; ``makespan_cap``: add makespan <= cap
         (the epsilon constraint); ``hint``: a start-time matrix to warm-start from;
         ``fixed_prefix``: {(j, k): start} operations fixed to these starts."""
         md = self.model.Clone()
         if makespan_cap is not None:
             md.Add(self.makespan <= int(makespan_cap))
+        if flowtime_cap is not None:
+            md.Add(self.flowtime <= int(flowtime_cap))
         if fixed_prefix:
             for (j, k), s in fixed_prefix.items():
                 md.Add(self.start[j][k] == int(s))
@@ -78,3 +80,37 @@ class JobShopModel:
                             status == cp_model.OPTIMAL, name, solver.WallTime())
         return CPResult(None, None, solver.BestObjectiveBound() if status != cp_model.INFEASIBLE else None,
                         False, name, solver.WallTime())
+
+
+@dataclass
+class FrontPoint:
+    starts: np.ndarray
+    makespan: int
+    flowtime: int
+    proved: bool  # both lexicographic solves proved optimal: the point is Pareto-optimal
+
+
+def epsilon_constraint_front(model: JobShopModel, seconds_per_solve: float, deadline_seconds: float,
+                             workers: int | None = None, seed: int = 0) -> tuple[list[FrontPoint], bool]:
+    """The (makespan, total flow time) Pareto front by the epsilon-constraint method: from
+    the flow-time end, minimise flow time subject to makespan <= eps, then minimise makespan
+    subject to that flow time (so no point is weakly dominated), and lower eps below the
+    point's makespan, until the cap is infeasible. -> (points, complete): ``complete`` when the
+    last cap was proved infeasible and every point proved."""
+    import time
+    t0, pts, eps = time.monotonic(), [], None
+    while True:
+        left = deadline_seconds - (time.monotonic() - t0)
+        if left <= 0:
+            return pts, False
+        a = model.solve(min(seconds_per_solve, left), "flowtime", makespan_cap=eps, workers=workers, seed=seed)
+        if a.starts is None:
+            return pts, a.status == "INFEASIBLE" and all(p.proved for p in pts)
+        left = deadline_seconds - (time.monotonic() - t0)
+        b = model.solve(max(0.1, min(seconds_per_solve, left)), "makespan", flowtime_cap=int(a.objective),
+                        hint=a.starts, workers=workers, seed=seed)
+        best = b if b.starts is not None else a
+        ft = int((best.starts + model.inst.durations)[:, -1].sum())
+        mk = int((best.starts + model.inst.durations).max())
+        pts.append(FrontPoint(best.starts, mk, ft, a.optimal and b.optimal))
+        eps = mk - 1
