@@ -200,9 +200,9 @@ def check_budget(default: Budget) -> Budget:
     return Budget(steps, seconds)
 
 
-def check_solver(name: str, target: str | None = None) -> Report:
+def check_solver(name: str, target: str | None = None, seconds: float | None = None) -> Report:
     """A tiny run of solver ``name`` on ``target``, or on the first registered problem it
-    supports."""
+    supports; ``seconds`` overrides the tiny budget's seconds."""
     rep = Report()
     solver = make_solver(name)
     rep.lines.append(f"solver {solver.name}")
@@ -228,6 +228,8 @@ def check_solver(name: str, target: str | None = None) -> Report:
         return rep
     rep.lines.append(f"tiny run on {problem.key}")
     budget = check_budget(solver.default_budget)
+    if seconds is not None:
+        budget = budget.merged(seconds=seconds)
     box = {}
 
     def run():

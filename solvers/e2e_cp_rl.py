@@ -1,0 +1,398 @@
+"""`e2e-cp-rl` (Tassel, Gebser, Schekotihin, ICAPS 2023) and `ppo-dispatch` (the same agent
+without CP guidance), on the job-shop dispatching MDP (``problems/jobshop/dispatch.py``).
+
+Policy: each job's window of 5 operations (4 features each) is embedded and encoded by a
+transformer layer over the window, then mean-pooled into a job embedding; a second
+transformer layer attends across jobs, each job only to the jobs whose next operation uses
+the same machine (and itself); per-job logits, a No-Op logit and a value from the mean of the
+job embeddings. Illegal actions are masked.
+
+Training (PPO on generated Taillard-style instances of ``train_jobs`` x ``train_machines``):
+dense reward, minus the increase of the makespan lower bound divided by the instance's
+initial bound (its sum is minus the gap to that bound), GAE, clipped objective.
+CP guidance (`e2e-cp-rl` only): after each rollout, for ``cp_episodes`` finished episodes,
+CP-SAT, warm-started from the agent's schedule, re-optimises the operations that start after
+a random cut (the ones before it fixed) for ``cp_seconds``; when it shortens the makespan,
+the CP schedule is left-shifted and replayed through the MDP into (state, action) pairs that
+the agent imitates with the clipped objective, weighted by the normalised improvement
+(makespan_agent - makespan_cp) / makespan_agent.
+Inference: batches of ``samples`` episodes sampled at each temperature of ``temperatures``
+in turn until the run's seconds budget ends; the best schedule is returned.
+
+Checkpoints: ``checkpoint`` names a file saved by ``train`` (``python -m
+mobench.solvers.e2e_cp_rl --help``); training resumes from it. Without a checkpoint the
+solver trains within the run's budget (``train_fraction`` of it), then samples.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..registry import register_solver
+from ..solver import Budget, Outcome, Solver
+
+DEFAULTS = {
+    "d_model": 64,
+    "heads": 4,
+    "train_jobs": 10,
+    "train_machines": 10,
+    "envs": 16,              # parallel training episodes
+    "rollout": 64,           # steps per environment per PPO iteration
+    "lr": 3e-4,
+    "epochs": 4,
+    "minibatch": 256,
+    "clip": 0.2,
+    "ent_coef": 0.01,
+    "vf_coef": 0.5,
+    "gae_lambda": 0.95,
+    "cp_episodes": 4,        # e2e-cp-rl: finished episodes re-optimised by CP per iteration
+    "cp_seconds": 1.0,       # CP-SAT limit per re-optimisation
+    "imitation_coef": 1.0,
+    "samples": 32,           # inference: episodes per batch
+    "temperatures": "0.5,1.0,1.5",
+    "train_fraction": 0.5,   # without a checkpoint: share of the budget spent training
+    "checkpoint": "",
+}
+
+
+class DispatchPolicy(nn.Module):
+    def __init__(self, d_model=64, heads=4, features=4):
+        super().__init__()
+        self.embed = nn.Linear(features, d_model)
+        self.window = nn.TransformerEncoderLayer(d_model, heads, 2 * d_model, dropout=0.0, batch_first=True)
+        self.jobs = nn.TransformerEncoderLayer(d_model, heads, 2 * d_model, dropout=0.0, batch_first=True)
+        self.heads = heads
+        self.job_logit = nn.Sequential(nn.Linear(d_model, d_model), nn.Tanh(), nn.Linear(d_model, 1))
+        self.noop_logit = nn.Sequential(nn.Linear(d_model, d_model), nn.Tanh(), nn.Linear(d_model, 1))
+        self.value = nn.Sequential(nn.Linear(d_model, d_model), nn.Tanh(), nn.Linear(d_model, 1))
+
+    def forward(self, ops, shared, mask):
+        """ops [B, J, W, F], shared [B, J, J] (bool), mask [B, J + 1] (bool) ->
+        (masked logits [B, J + 1], value [B])."""
+        B, J, W, F = ops.shape
+        h = self.window(self.embed(ops.reshape(B * J, W, F))).mean(1).reshape(B, J, -1)
+        allowed = shared | torch.eye(J, dtype=torch.bool, device=ops.device)
+        attn_mask = (~allowed).repeat_interleave(self.heads, dim=0)  # True = not attended
+        h = self.jobs(h, src_mask=attn_mask)
+        pooled = h.mean(1)
+        logits = torch.cat([self.job_logit(h).squeeze(-1), self.noop_logit(pooled)], dim=1)
+        return logits.masked_fill(~mask, -1e9), self.value(pooled).squeeze(-1)
+
+
+def _stack(observations, device):
+    ops = torch.as_tensor(np.stack([o["ops"] for o in observations]), device=device)
+    shared = torch.as_tensor(np.stack([o["shared"] for o in observations]).astype(bool), device=device)
+    mask = torch.as_tensor(np.stack([o["action_mask"] for o in observations]).astype(bool), device=device)
+    return ops, shared, mask
+
+
+# --- CP guidance ------------------------------------------------------------------------------
+
+def left_shift(instance, starts):
+    """Semi-active version of a feasible schedule: operations in start order, each moved to
+    the end of its job and machine predecessors. Never increases any start."""
+    s = np.array(starts, dtype=np.int64)
+    d, m = instance.durations, instance.machines
+    J, K = d.shape
+    job_end = np.zeros(J, np.int64)
+    mach_end = np.zeros(instance.n_machines, np.int64)
+    order = sorted(((s[j, k], k, j) for j in range(J) for k in range(K)))
+    for _, k, j in order:
+        s[j, k] = max(job_end[j], mach_end[m[j, k]])
+        job_end[j] = mach_end[m[j, k]] = s[j, k] + d[j, k]
+    return s
+
+
+def replay(instance, starts):
+    """The MDP's (observation, action) pairs that rebuild a semi-active schedule: at each
+    state, start the legal job whose next operation starts now in ``starts``, else No-Op."""
+    from ..problems.jobshop.dispatch import Dispatch
+    d, pairs = Dispatch(instance), []
+    while not d.done:
+        obs = d.observation()
+        legal = d.legal_jobs()
+        k = np.minimum(d.next_op, d.K - 1)
+        now = legal & (starts[np.arange(d.J), k] == d.t)
+        a = int(np.flatnonzero(now)[0]) if now.any() else d.J
+        pairs.append((obs, a))
+        d.step(a)
+    return pairs, d.starts
+
+
+def cp_improve(instance, starts, seconds, rng, cut: int | None = None):
+    """Re-optimise the operations that start at or after ``cut`` (random when None) with
+    CP-SAT, warm-started from ``starts``; -> a strictly shorter left-shifted schedule or None."""
+    from ..problems.jobshop.cp_model import JobShopModel
+    mk = int((starts + instance.durations).max())
+    cut = int(rng.integers(0, max(1, mk))) if cut is None else int(cut)
+    prefix = {(j, k): int(starts[j, k]) for j, k in zip(*np.nonzero(starts < cut))}
+    r = JobShopModel(instance).solve(seconds, hint=starts, fixed_prefix=prefix, workers=1,
+                                     makespan_cap=mk - 1, seed=int(rng.integers(1 << 30)))
+    return None if r.starts is None else left_shift(instance, r.starts)
+
+
+# --- training -------------------------------------------------------------------------------
+
+class Trainer:
+    """PPO (+ CP imitation) on generated instances; ``state_dict`` makes it resumable."""
+
+    def __init__(self, cfg: dict, cp_guidance: bool, seed: int, device="cpu"):
+        from ..problems.jobshop import Dispatch, generate
+        self.cfg, self.cp, self.device = cfg, cp_guidance, device
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.policy = DispatchPolicy(cfg["d_model"], cfg["heads"]).to(device)
+        self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg["lr"])
+        self.iteration, self.episodes, self.seen = 0, 0, 0
+        self._generate, self._Dispatch = generate, Dispatch
+        self.envs = [self._new_env() for _ in range(cfg["envs"])]
+        self.finished = []  # (instance, schedule, makespan) of the last finished episodes
+        self.recent = []
+
+    def _new_env(self):
+        inst = self._generate(self.cfg["train_jobs"], self.cfg["train_machines"], int(self.rng.integers(1 << 62)))
+        d = self._Dispatch(inst)
+        d.bound0 = d.makespan_lower_bound()
+        d.bound = d.bound0
+        return d
+
+    def state_dict(self):
+        return {"policy": self.policy.state_dict(), "opt": self.opt.state_dict(), "iteration": self.iteration,
+                "episodes": self.episodes, "rng": self.rng.bit_generator.state, "cfg": self.cfg, "cp": self.cp}
+
+    def load_state_dict(self, sd):
+        self.policy.load_state_dict(sd["policy"])
+        self.opt.load_state_dict(sd["opt"])
+        self.iteration, self.episodes = sd["iteration"], sd["episodes"]
+        self.rng.bit_generator.state = sd["rng"]
+
+    def rollout(self):
+        c, dev = self.cfg, self.device
+        buf = {k: [] for k in ("ops", "shared", "mask", "action", "logp", "value", "reward", "done")}
+        for _ in range(c["rollout"]):
+            obs = [e.observation() for e in self.envs]
+            ops, shared, mask = _stack(obs, dev)
+            with torch.no_grad():
+                logits, value = self.policy(ops, shared, mask)
+                dist = torch.distributions.Categorical(logits=logits)
+                action = dist.sample()
+            rewards, dones = [], []
+            for i, (e, a) in enumerate(zip(self.envs, action.tolist())):
+                e.step(a)
+                b = e.makespan_lower_bound()
+                rewards.append(-(b - e.bound) / e.bound0)
+                e.bound = b
+                dones.append(e.done)
+                if e.done:
+                    mk = int((e.starts + e.dur).max())
+                    self.finished.append((e.inst, e.starts.copy(), mk))
+                    self.recent.append(mk / e.bound0)
+                    self.episodes += 1
+                    self.envs[i] = self._new_env()
+            for k, v in (("ops", ops), ("shared", shared), ("mask", mask), ("action", action),
+                         ("logp", dist.log_prob(action)), ("value", value)):
+                buf[k].append(v)
+            buf["reward"].append(torch.tensor(rewards, device=dev))
+            buf["done"].append(torch.tensor(dones, device=dev, dtype=torch.float32))
+        self.seen += c["rollout"] * len(self.envs)
+        with torch.no_grad():
+            _, last_value = self.policy(*_stack([e.observation() for e in self.envs], dev))
+        T = c["rollout"]
+        adv = torch.zeros(T, len(self.envs), device=dev)
+        gae = torch.zeros(len(self.envs), device=dev)
+        for t in reversed(range(T)):
+            nxt = last_value if t == T - 1 else buf["value"][t + 1]
+            nonterminal = 1.0 - buf["done"][t]
+            delta = buf["reward"][t] + nxt * nonterminal - buf["value"][t]
+            gae = delta + c["gae_lambda"] * nonterminal * gae
+            adv[t] = gae
+        flat = {k: torch.cat(v) if k in ("ops", "shared", "mask") else torch.stack(v).reshape(-1)
+                for k, v in buf.items()}
+        flat["adv"] = adv.reshape(-1)
+        flat["ret"] = flat["adv"] + flat["value"]
+        return flat
+
+    def imitation_data(self):
+        """CP-improved decisions of recently finished episodes (e2e-cp-rl only)."""
+        if not self.cp or not self.finished:
+            self.finished = []
+            return None
+        pick = self.rng.choice(len(self.finished), size=min(self.cfg["cp_episodes"], len(self.finished)), replace=False)
+        obs, acts, weights = [], [], []
+        for i in pick:
+            inst, starts, mk = self.finished[i]
+            better = cp_improve(inst, starts, self.cfg["cp_seconds"], self.rng)
+            if better is None:
+                continue
+            mk_cp = int((better + inst.durations).max())
+            if mk_cp >= mk:
+                continue
+            pairs, _ = replay(inst, better)
+            obs += [p[0] for p in pairs]
+            acts += [p[1] for p in pairs]
+            weights += [(mk - mk_cp) / mk] * len(pairs)
+        self.finished = []
+        if not obs:
+            return None
+        ops, shared, mask = _stack(obs, self.device)
+        action = torch.tensor(acts, device=self.device)
+        with torch.no_grad():
+            logits, _ = self.policy(ops, shared, mask)
+            logp = torch.distributions.Categorical(logits=logits).log_prob(action)
+        w = torch.tensor(weights, device=self.device, dtype=torch.float32)
+        return {"ops": ops, "shared": shared, "mask": mask, "action": action, "logp": logp,
+                "adv": w / w.max().clamp_min(1e-9)}
+
+    def _clipped(self, batch, idx):
+        logits, value = self.policy(batch["ops"][idx], batch["shared"][idx], batch["mask"][idx])
+        dist = torch.distributions.Categorical(logits=logits)
+        ratio = (dist.log_prob(batch["action"][idx]) - batch["logp"][idx]).exp()
+        a = batch["adv"][idx]
+        pg = -torch.min(ratio * a, ratio.clamp(1 - self.cfg["clip"], 1 + self.cfg["clip"]) * a).mean()
+        return pg, value, dist
+
+    def update(self, data, imitation):
+        c = self.cfg
+        n = data["action"].shape[0]
+        adv = data["adv"]
+        data["adv"] = (adv - adv.mean()) / (adv.std() + 1e-8)
+        for _ in range(c["epochs"]):
+            for idx in torch.randperm(n, device=self.device).split(c["minibatch"]):
+                pg, value, dist = self._clipped(data, idx)
+                loss = pg + c["vf_coef"] * (value - data["ret"][idx]).pow(2).mean() - c["ent_coef"] * dist.entropy().mean()
+                if imitation is not None:
+                    m = imitation["action"].shape[0]
+                    j = torch.randint(m, (min(m, c["minibatch"]),), device=self.device)
+                    loss = loss + c["imitation_coef"] * self._clipped(imitation, j)[0]
+                self.opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.policy.parameters(), 0.5)
+                self.opt.step()
+
+    def train(self, seconds: float, checkpoint: Path | None = None, save_every: float = 60.0, log=None):
+        t0 = last_save = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            data = self.rollout()
+            self.update(data, self.imitation_data())
+            self.iteration += 1
+            if log is not None and self.recent:
+                log(self.seen, float(np.mean(self.recent[-50:])), episodes=self.episodes)
+            if checkpoint is not None and time.monotonic() - last_save > save_every:
+                save(self, checkpoint)
+                last_save = time.monotonic()
+        if checkpoint is not None:
+            save(self, checkpoint)
+
+
+def save(trainer: Trainer, path: Path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(trainer.state_dict(), tmp)
+    tmp.replace(path)
+
+
+def load_policy(path, device="cpu") -> tuple[DispatchPolicy, dict]:
+    sd = torch.load(path, map_location=device, weights_only=True)
+    cfg = sd["cfg"]
+    policy = DispatchPolicy(cfg["d_model"], cfg["heads"]).to(device)
+    policy.load_state_dict(sd["policy"])
+    return policy, sd
+
+
+# --- inference ------------------------------------------------------------------------------
+
+def sample_schedules(policy, instance, samples, temperature, device="cpu", generator=None):
+    """``samples`` episodes at ``temperature`` in one batch; -> (best starts, best makespan)."""
+    from ..problems.jobshop import Dispatch
+    envs = [Dispatch(instance) for _ in range(samples)]
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    while not all(e.done for e in envs):
+        live = [e for e in envs if not e.done]
+        ops, shared, mask = _stack([e.observation() for e in live], device)
+        with torch.no_grad():
+            logits, _ = policy(ops, shared, mask)
+        probs = torch.softmax(logits / temperature, dim=1)
+        for e, a in zip(live, torch.multinomial(probs.cpu(), 1, generator=gen)[:, 0].tolist()):
+            e.step(a)
+    mks = [int((e.starts + e.dur).max()) for e in envs]
+    i = int(np.argmin(mks))
+    return envs[i].starts.copy(), mks[i]
+
+
+class E2ECPRL(Solver):
+    defaults = DEFAULTS
+    default_budget = Budget(seconds=60)
+    description = "end-to-end RL over the CP dispatching MDP, CP-SAT-guided PPO (Tassel et al. 2023)"
+    cp_guidance = True
+
+    def supports(self, problem):
+        if "jobshop" not in problem.spec.tags or problem.spec.answer != "solutions" or not hasattr(problem, "dispatcher"):
+            return "single-objective job-shop problems with the dispatching view"
+        return None
+
+    def solve(self, problem, budget, seed, log):
+        torch.manual_seed(seed)
+        seconds = budget.seconds_left if budget.budget.seconds is not None else 60.0
+        if self.checkpoint:
+            policy, _ = load_policy(self.checkpoint, self.device)
+        else:  # train within the budget, then sample
+            cfg = {k: getattr(self, k) for k in DEFAULTS}
+            trainer = Trainer(cfg, self.cp_guidance, seed, self.device)
+            trainer.train(seconds * self.train_fraction, log=log)
+            policy = trainer.policy
+        policy.eval()
+        temps = [float(x) for x in str(self.temperatures).split(",")]
+        best, best_mk, i = None, math.inf, 0
+        inst = problem.instances()[0]
+        deadline = time.monotonic() + budget.seconds_left - 1.0
+        gen = torch.Generator().manual_seed(seed)
+        while best is None or time.monotonic() < deadline:
+            starts, mk = sample_schedules(policy, inst, self.samples, temps[i % len(temps)], self.device, gen)
+            i += 1
+            if mk < best_mk:
+                best, best_mk = starts, mk
+                log(budget.steps, float(mk))
+        return Outcome(solutions=[best], info={"batches": i, "makespan": best_mk})
+
+
+class PPODispatch(E2ECPRL):
+    description = "PPO on the CP dispatching MDP, same network, no CP guidance (ablation of e2e-cp-rl)"
+    cp_guidance = False
+
+
+register_solver("e2e-cp-rl", E2ECPRL)
+register_solver("ppo-dispatch", PPODispatch)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Train e2e-cp-rl / ppo-dispatch on generated instances (resumable).")
+    ap.add_argument("--variant", choices=["e2e-cp-rl", "ppo-dispatch"], default="e2e-cp-rl")
+    ap.add_argument("--out", required=True, help="checkpoint file (resumed when it exists)")
+    ap.add_argument("--seconds", type=float, default=7200.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=DEFAULTS["train_jobs"])
+    ap.add_argument("--machines", type=int, default=DEFAULTS["train_machines"])
+    ap.add_argument("--device", default="cpu")
+    a = ap.parse_args(argv)
+    cfg = {**DEFAULTS, "train_jobs": a.jobs, "train_machines": a.machines}
+    trainer = Trainer(cfg, a.variant == "e2e-cp-rl", a.seed, a.device)
+    out = Path(a.out)
+    if out.exists():
+        trainer.load_state_dict(torch.load(out, map_location=a.device, weights_only=True))
+        print(f"resumed from {out} at iteration {trainer.iteration}")
+
+    def log(steps, ratio, episodes):
+        print(f"iter {trainer.iteration:5d}  steps {steps:9d}  episodes {int(episodes):6d}  "
+              f"makespan / initial bound {ratio:.4f}", flush=True)
+    trainer.train(a.seconds, out, log=log)
+
+
+if __name__ == "__main__":
+    main()

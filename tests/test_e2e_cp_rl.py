@@ -1,0 +1,94 @@
+"""e2e-cp-rl / ppo-dispatch: the CP-guidance pieces (left shift, replay through the MDP, CP
+re-optimisation), resumable training, and the solver contract."""
+import numpy as np
+import pytest
+import torch
+
+from mobench.check import check_solver
+from mobench.problems.jobshop import Dispatch, JobShopEnv, load_benchmark
+from mobench.problems.jobshop.cp_model import JobShopModel
+from mobench.problems.jobshop.schedule import makespan, violations
+from mobench.solvers.e2e_cp_rl import (DEFAULTS, DispatchPolicy, Trainer, cp_improve, left_shift,
+                                       load_policy, replay, save)
+from mobench.solvers.random_policy import random_episode
+
+TINY = dict(DEFAULTS, envs=4, rollout=16, train_jobs=4, train_machines=3, d_model=16, heads=2,
+            epochs=1, cp_episodes=2, cp_seconds=0.5)
+
+
+def test_cp_schedule_replays_exactly_through_the_mdp():
+    inst = load_benchmark("la01")
+    r = JobShopModel(inst).solve(10, workers=2)
+    shifted = left_shift(inst, r.starts)
+    assert violations(inst, shifted) == [] and makespan(inst, shifted) <= r.objective
+    assert (shifted <= r.starts).all()
+    pairs, rebuilt = replay(inst, shifted)
+    np.testing.assert_array_equal(rebuilt, shifted)
+    assert all(obs["action_mask"][a] for obs, a in pairs)  # every replayed action is legal
+
+
+def test_cp_improves_a_random_schedule_keeping_the_prefix():
+    inst = load_benchmark("ft06")
+    starts = random_episode(JobShopEnv(inst), seed=3)
+    mk = makespan(inst, starts)
+    better = cp_improve(inst, starts, 5.0, np.random.default_rng(0), cut=0)  # everything free
+    assert better is not None and violations(inst, better) == [] and makespan(inst, better) < mk
+    cut = mk // 2
+    part = cp_improve(inst, starts, 5.0, np.random.default_rng(0), cut=cut)
+    if part is not None:  # the operations before the cut stay where they were (or move left)
+        before = starts < cut
+        assert (part[before] <= starts[before]).all() and makespan(inst, part) < mk
+
+
+def test_policy_masks_illegal_actions():
+    d = Dispatch(load_benchmark("ft06"))
+    d.step(0)
+    obs = d.observation()
+    pol = DispatchPolicy(16, 2)
+    logits, value = pol(torch.as_tensor(obs["ops"])[None], torch.as_tensor(obs["shared"].astype(bool))[None],
+                        torch.as_tensor(obs["action_mask"].astype(bool))[None])
+    probs = torch.softmax(logits, 1)[0].detach().numpy()
+    assert probs[obs["action_mask"] == 0].max() < 1e-12 and value.shape == (1,)
+
+
+@pytest.mark.parametrize("cp", [True, False])
+def test_training_is_resumable_and_deterministic(tmp_path, cp):
+    torch.set_num_threads(1)
+    a = Trainer(TINY, cp, seed=1)
+    for _ in range(2):
+        a.update(a.rollout(), a.imitation_data())
+        a.iteration += 1
+    save(a, tmp_path / "ck.pt")
+    b = Trainer(TINY, cp, seed=99)
+    b.load_state_dict(torch.load(tmp_path / "ck.pt", weights_only=True))
+    assert b.iteration == 2
+    for p, q in zip(a.policy.parameters(), b.policy.parameters()):
+        assert torch.equal(p, q)
+    pol, sd = load_policy(tmp_path / "ck.pt")
+    assert sd["cp"] is cp and sd["iteration"] == 2
+
+
+def test_ppo_learns_on_small_instances():
+    """60 PPO iterations on generated 6x6 instances (about 400 episodes): the makespan over
+    the initial lower bound falls by more than 10% from the first 50 episodes to the last 50
+    (measured: 1.74 -> 1.46), and the trained policy's best of 16 samples on ft06 beats the
+    mean of uniformly random dispatching."""
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    t = Trainer(dict(DEFAULTS, envs=8, rollout=32, train_jobs=6, train_machines=6), False, seed=0)
+    for _ in range(60):
+        t.update(t.rollout(), None)
+        t.iteration += 1
+    r = np.array(t.recent)
+    assert len(r) > 300 and r[-50:].mean() < 0.9 * r[:50].mean()
+    inst = load_benchmark("ft06")
+    rand = np.mean([makespan(inst, random_episode(JobShopEnv(inst), s)) for s in range(20)])
+    from mobench.solvers.e2e_cp_rl import sample_schedules
+    _, best = sample_schedules(t.policy.eval(), inst, 16, 1.0)
+    assert 55 <= best < rand
+
+
+@pytest.mark.parametrize("name", ["e2e-cp-rl", "ppo-dispatch"])
+def test_mobench_check(name):
+    rep = check_solver(name, "jobshop/makespan-v0:instance=ft06", seconds=8)
+    assert rep.ok, "\n".join(rep.lines)
