@@ -1,0 +1,91 @@
+"""Long-term hydrothermal dispatch (TS-DDR paper: Rosemberg, Street, Valladao, Van Hentenryck,
+arXiv 2405.14973).
+
+``hydro/bolivia-v0``: the Bolivian system (``data/``, see its README), copper-plate network,
+monthly stages (730 h, so k = 2.628 hm3 per m3/s), initial volumes half of capacity, the
+0.6-scaled load of the source's training subproblems (``load=original`` for the network's
+loads); ``stages`` (default 12; the 48 inflow rows cycle beyond 48).
+``hydro/synthetic-v0``: seeded small cascades (``reservoirs``, ``thermals``, ``stages``,
+``scenarios``, ``seed``).
+Answer: a policy giving end-of-stage target volumes from [volumes, this stage's inflows,
+t / T]; the stage LP implements it (penalised slack); objective: the total operating cost
+over the horizon (min), on 200 fixed inflow paths. Reference: the SDDP lower bound (``bound``)
+or, for trees of at most 20,000 nodes, the deterministic equivalent (``optimal``); cached.
+"""
+from __future__ import annotations
+
+from ...cache import cached_json
+from ...problem import Problem
+from ...registry import Param, register
+from ...spec import Objective, Reference, Spec, TestScenarios
+from .dynamics import HydroSim
+from .sddp import SDDP, deterministic_equivalent
+from .system import System, load_bolivia, synthetic
+
+SCENARIOS = dict(n=200, warmup=0, aggregate="sum")
+SDDP_REFERENCE = dict(max_iterations=1000, seconds=900.0)
+
+
+class Hydro(Problem):
+    system: System
+
+    def _spec(self, what: str, seed: int):
+        self.spec = Spec(id="", objectives=(Objective("cost", "min"),), answer="policy",
+                         scenarios=TestScenarios(seed=seed, horizon=self.system.stages,
+                                                 dev_seed=seed + 1, **SCENARIOS),
+                         description=what, tags=("hydro", "energy"))
+
+    def sim(self) -> HydroSim:
+        return HydroSim(self.system)
+
+    def reference(self) -> Reference:
+        s = self.system
+        S, T = s.inflows.shape[1], s.stages
+        if S ** T <= 20000:
+            value = cached_json("hydro", f"de_{self.key_digest()}_v1",
+                                lambda: {"value": deterministic_equivalent(s)})["value"]
+            return Reference("optimal", value=value, lower=value, upper=value,
+                             source="deterministic equivalent on the full scenario tree (cvxpy + HiGHS)")
+
+        def compute():
+            r = SDDP(s).train(**SDDP_REFERENCE)
+            return {"lb": r.lower_bounds[-1], "iterations": r.iterations, "converged": r.converged,
+                    "sim_mean": r.sim_mean, "sim_ci": list(r.sim_ci), "seconds": r.seconds}
+        r = cached_json("hydro", f"sddp_{self.key_digest()}_v1", compute)
+        return Reference("bound", value=r["lb"], lower=r["lb"], upper=r["sim_ci"][1],
+                         source=f"SDDP lower bound after {r['iterations']} iterations "
+                                f"({'stopping rule met' if r['converged'] else 'limit reached'}); "
+                                f"upper: its simulated cost's 95% CI upper end", details=r)
+
+    def key_digest(self) -> str:
+        import hashlib
+        return hashlib.sha256(self.key.encode()).hexdigest()[:16]
+
+
+class Bolivia(Hydro):
+    def __init__(self, network: str, stages: int, load: str):
+        self.system = load_bolivia(load).truncated(stages)
+        self._spec(f"Bolivian hydrothermal system, {network} network, {stages} monthly stages, {load} load", 20240514)
+
+
+class Synthetic(Hydro):
+    def __init__(self, reservoirs: int, thermals: int, stages: int, scenarios: int, seed: int):
+        self.system = synthetic(reservoirs, thermals, stages, scenarios, seed)
+        self._spec(f"synthetic cascade: {reservoirs} reservoirs, {thermals} thermal units, "
+                   f"{stages} stages x {scenarios} scenarios", 1000 + seed)
+
+
+register("hydro/bolivia-v0", Bolivia, params={
+    "network": Param("copper", choices=("copper",), doc="copper plate (one bus); dc: not yet"),
+    "stages": Param(12, low=1, high=96, doc="monthly stages (the 48 inflow rows cycle)"),
+    "load": Param("training", choices=("training", "original"), doc="0.6-scaled load (training) or the network's")},
+    description="Bolivian hydrothermal dispatch (11 plants, 23 thermal units)")
+register("hydro/synthetic-v0", Synthetic, params={
+    "reservoirs": Param(2, low=1, high=5, doc="reservoirs in one cascade"),
+    "thermals": Param(3, low=1, high=10, doc="thermal units"),
+    "stages": Param(4, low=1, high=48, doc="stages"),
+    "scenarios": Param(3, low=1, high=50, doc="equiprobable inflow scenarios per stage"),
+    "seed": Param(0, low=0, doc="generator seed")},
+    description="seeded small hydrothermal cascades with exact references")
+
+__all__ = ["Bolivia", "Synthetic", "HydroSim", "SDDP", "System", "load_bolivia", "synthetic"]

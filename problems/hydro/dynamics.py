@@ -1,0 +1,57 @@
+"""The hydro problem's batched simulator: a policy sets end-of-stage target volumes, the stage
+LP implements them (penalised slack) with the realised inflow, and the stage's operating cost
+is the reward's negative. Not differentiable in torch (the LP's dual gives the gradient;
+see ``StageLP.solve(...)["dual_target"]``)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...problem import BatchedSim
+from .stage_lp import StageLP
+from .system import System
+
+
+class HydroSim(BatchedSim):
+    n_obj, n_con = 1, 0
+    differentiable = False
+
+    def __init__(self, system: System):
+        self.sys = system
+        R = system.n_res
+        self.obs_dim, self.act_dim = 2 * R + 1, R
+        self.action_low, self.action_high = system.vmin.copy(), system.vmax.copy()
+        self.obs_low, self.obs_high = 0.0, np.inf
+        self.horizon = system.stages
+        self.lp = StageLP(system)
+
+    def reset(self, batch, generator, device="cpu", horizon=None):
+        T = self.horizon if horizon is None else int(horizon)
+        S = self.sys.inflows.shape[1]
+        paths = torch.randint(S, (batch, T), generator=generator)
+        v = torch.as_tensor(np.tile(self.sys.v0, (batch, 1)), dtype=torch.float64)
+        return {"t": 0, "T": T, "paths": paths, "v": v.to(device)}
+
+    def inflow(self, state) -> np.ndarray:
+        t = min(state["t"], self.sys.stages - 1)
+        return self.sys.inflows[t % self.sys.stages][state["paths"][:, min(state["t"], state["T"] - 1)].numpy()]
+
+    def observe(self, state):
+        B = state["v"].shape[0]
+        inflow = torch.as_tensor(self.inflow(state), dtype=torch.float64, device=state["v"].device)
+        frac = torch.full((B, 1), state["t"] / state["T"], dtype=torch.float64, device=state["v"].device)
+        return torch.cat([state["v"], inflow, frac], dim=1).float()
+
+    def step(self, state, action):
+        v = state["v"].cpu().numpy()
+        inflow = self.inflow(state)
+        target = action.detach().cpu().double().numpy()
+        cost, v_out = np.zeros(len(v)), np.zeros_like(v)
+        for b in range(len(v)):  # one LP per scenario: the model is reused, only bounds change
+            r = self.lp.solve(v[b], inflow[b], target[b])
+            cost[b], v_out[b] = r["operating_cost"], r["v_out"]
+        device = state["v"].device
+        new = {**state, "t": state["t"] + 1, "v": torch.as_tensor(v_out, device=device)}
+        reward = -torch.as_tensor(cost, device=device).unsqueeze(1).float()
+        done = torch.full((len(v),), new["t"] >= state["T"], dtype=torch.bool, device=device)
+        return new, reward, reward.new_zeros(len(v), 0), done

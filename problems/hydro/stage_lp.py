@@ -1,0 +1,123 @@
+"""The stage LP on HiGHS (``highspy``), built once per stage and re-solved with new bounds.
+
+Columns: v_out[R] (end volumes), q[R] (turbined, m3/s), s[R] (spill, hm3), g[G] (thermal MW),
+d (deficit MW), dp[R], dm[R] (target slacks), theta (future cost, bounded below by cuts).
+Rows: water balance per reservoir
+    v_out + k q - k sum(q of plants turbining into it) + s - sum(s of plants spilling into it)
+        = v_in + k inflow                                   (right-hand side set per solve)
+demand balance: sum(prod q) + sum(g) + d = demand; target rows (only when a target is given):
+v_out + dp - dm = target; cuts: theta - beta . v_out >= alpha.
+Cost per stage (money): hours x (thermal cost . g + deficit cost x d + hydro cost x hydro MW)
++ penalty x (dp + dm) + theta. ``operating_cost`` leaves out theta and the penalty.
+
+Why HiGHS directly and not cvxpy: SDDP solves thousands of these LPs; changing bounds on a
+model kept in HiGHS avoids cvxpy's per-solve canonicalisation (measured in
+``benchmarks/hydro_lp_speed.py``).
+"""
+from __future__ import annotations
+
+import highspy
+import numpy as np
+
+from .system import STAGE_HOURS, System
+
+INF = highspy.kHighsInf
+PENALTY_FACTOR = 10.0  # target slack cost: 10 x the most a hm3 of water can be worth in a stage
+
+
+def target_penalty(system: System) -> float:
+    """Money per hm3 of deviation from a target: PENALTY_FACTOR x the deficit cost of the
+    energy one hm3 can produce in the best plant (so no deviation ever pays)."""
+    return PENALTY_FACTOR * system.deficit_cost * STAGE_HOURS * float(system.prod.max()) / system.k
+
+
+class StageLP:
+    def __init__(self, system: System, penalty: float | None = None):
+        self.sys = sys_ = system
+        self.penalty = penalty = target_penalty(system) if penalty is None else float(penalty)
+        R, G = sys_.n_res, len(sys_.thermal_cost)
+        h = self.h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")  # warm starts from the previous basis
+        hours = STAGE_HOURS
+        # columns
+        self.iv = self._cols(np.zeros(R), sys_.vmin, sys_.vmax)
+        self.iq = self._cols(hours * sys_.hydro_cost * sys_.prod, np.zeros(R), sys_.qmax)
+        self.is_ = self._cols(np.zeros(R), np.zeros(R), np.full(R, INF))
+        self.ig = self._cols(hours * sys_.thermal_cost, np.zeros(G), sys_.thermal_pmax)
+        self.id = self._cols(np.array([hours * sys_.deficit_cost]), np.zeros(1), np.full(1, INF))
+        self.idp = self._cols(np.full(R, penalty), np.zeros(R), np.zeros(R))  # slacks off (ub 0) until a target is set
+        self.idm = self._cols(np.full(R, penalty), np.zeros(R), np.zeros(R))
+        self.itheta = self._cols(np.ones(1), np.zeros(1), np.zeros(1))  # theta fixed at 0 until a cut arrives
+        k = sys_.k
+        # water balance rows
+        self.rbal = []
+        for i in range(R):
+            idx, val = [self.iv[i], self.iq[i], self.is_[i]], [1.0, k, 1.0]
+            for j in range(R):
+                if sys_.down_turbine[j] == i:
+                    idx.append(self.iq[j]), val.append(-k)
+                if sys_.down_spill[j] == i:
+                    idx.append(self.is_[j]), val.append(-1.0)
+            self.rbal.append(self._row(0.0, 0.0, idx, val))
+        idx = list(self.iq) + list(self.ig) + list(self.id)
+        val = list(sys_.prod) + [1.0] * G + [1.0]
+        self.rdem = self._row(sys_.demand, sys_.demand, idx, val)
+        # target rows: free (-inf, inf) until a target is set
+        self.rtar = [self._row(-INF, INF, [self.iv[i], self.idp[i], self.idm[i]], [1.0, 1.0, -1.0]) for i in range(R)]
+        self.cuts = []
+        self.hours = hours
+
+    def _cols(self, cost, lb, ub):
+        start = self.h.getNumCol()
+        for c, lo, hi in zip(cost, lb, ub):
+            self.h.addCol(float(c), float(lo), float(hi), 0, np.array([], np.int32), np.array([], np.float64))
+        return list(range(start, start + len(cost)))
+
+    def _row(self, lo, hi, idx, val):
+        r = self.h.getNumRow()
+        self.h.addRow(float(lo), float(hi), len(idx), np.array(idx, np.int32), np.array(val, np.float64))
+        return r
+
+    def add_cut(self, alpha: float, beta: np.ndarray) -> None:
+        """theta >= alpha + beta . v_out."""
+        if not self.cuts:
+            self.h.changeColBounds(self.itheta[0], 0.0, INF)
+        idx = [self.itheta[0]] + list(self.iv)
+        val = [1.0] + list(-np.asarray(beta, float))
+        self.cuts.append(self._row(float(alpha), INF, idx, val))
+
+    def solve(self, v_in: np.ndarray, inflow: np.ndarray, target: np.ndarray | None = None) -> dict:
+        sys_ = self.sys
+        rhs = np.asarray(v_in, float) + sys_.k * np.asarray(inflow, float)
+        for i, r in enumerate(self.rbal):
+            self.h.changeRowBounds(r, float(rhs[i]), float(rhs[i]))
+        for i, r in enumerate(self.rtar):
+            if target is None:
+                self.h.changeRowBounds(r, -INF, INF)
+                self.h.changeColBounds(self.idp[i], 0.0, 0.0)
+                self.h.changeColBounds(self.idm[i], 0.0, 0.0)
+            else:
+                self.h.changeRowBounds(r, float(target[i]), float(target[i]))
+                self.h.changeColBounds(self.idp[i], 0.0, INF)
+                self.h.changeColBounds(self.idm[i], 0.0, INF)
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            # a warm-started solve can stop short: retry once from scratch before giving up
+            self.h.clearSolver()
+            self.h.run()
+            status = self.h.getModelStatus()
+            if status != highspy.HighsModelStatus.kOptimal:
+                raise RuntimeError(f"stage LP not optimal: {self.h.modelStatusToString(status)}")
+        sol = self.h.getSolution()
+        x, y = np.asarray(sol.col_value), np.asarray(sol.row_dual)
+        obj = self.h.getInfo().objective_function_value
+        theta = x[self.itheta[0]]
+        penalty = float(x[self.idp].sum() + x[self.idm].sum()) * self.penalty if target is not None else 0.0
+        return {"objective": obj, "v_out": x[self.iv], "q": x[self.iq], "s": x[self.is_],
+                "g": x[self.ig], "deficit": x[self.id[0]], "theta": theta,
+                "operating_cost": obj - theta - penalty,
+                "dual_balance": y[self.rbal],  # d objective / d v_in
+                "dual_target": y[self.rtar] if target is not None else None,  # d objective / d target
+                "deviation": x[self.idp] - x[self.idm] if target is not None else None}
