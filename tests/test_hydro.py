@@ -86,13 +86,17 @@ def test_sddp_bound_below_every_policy_and_engine_scoring():
     assert s["obj:cost"] == pytest.approx(sd.simulate(paths).mean(), rel=1e-5)
 
 
-def test_myopic_is_worse_than_sddp_when_storage_matters():
-    p = mobench.make("hydro/bolivia-v0:stages=6")
-    costs = {}
-    for name in ("myopic", "sddp"):
-        out = mobench.make_solver(name).solve(p, Clock(Budget(seconds=60)), 0, Log())
-        costs[name] = mobench.evaluate(p, out).summary["obj:cost"]
-    assert costs["sddp"] < costs["myopic"]
+def _test_costs(target, solvers, seconds):
+    p = mobench.make(target)
+    return {name: mobench.evaluate(p, mobench.make_solver(name).solve(p, Clock(Budget(seconds=seconds)), 0, Log())
+                                   ).summary["obj:cost"] for name in solvers}
+
+
+def test_sddp_and_ts_ddr_beat_myopic_when_storage_matters():
+    import torch
+    torch.set_num_threads(1)
+    costs = _test_costs("hydro/bolivia-v0:stages=6", ("myopic", "sddp", "ts-ddr"), 45)
+    assert costs["sddp"] < costs["myopic"] and costs["ts-ddr"] < costs["myopic"]
 
 
 def test_data_and_checks(tmp_path, monkeypatch):
@@ -117,3 +121,22 @@ def test_data_and_checks(tmp_path, monkeypatch):
     for name in ("myopic", "sddp"):
         rep = check_solver(name, "hydro/synthetic-v0", seconds=20)
         assert rep.ok, "\n".join(rep.lines)
+
+
+def test_stage_cost_autograd_uses_the_duals():
+    import torch
+    from mobench.solvers.ts_ddr import StageCost
+    s = load_bolivia().truncated(2)
+    lp = StageLP(s)
+    v = torch.tensor(np.tile(s.v0, (2, 1)), requires_grad=True)
+    tg = torch.tensor(np.tile(np.clip(0.7 * s.v0, s.vmin, s.vmax), (2, 1)), requires_grad=True)
+    inflow = s.inflows[0, [1, 7]]
+    cost, _ = StageCost.apply(v, tg, lp, inflow)
+    cost.sum().backward()
+    i = int(np.argmax(s.vmax))  # the largest reservoir
+    h = 1e-3
+    t2 = tg.detach().numpy().copy()
+    t2[0, i] += h
+    fd = (lp.solve(v.detach().numpy()[0], inflow[0], t2[0])["objective"] - float(cost[0])) / h
+    assert float(tg.grad[0, i]) == pytest.approx(fd, rel=1e-4, abs=1e-3)
+
