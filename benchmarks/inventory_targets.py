@@ -6,7 +6,8 @@
 Runs every target setting (lost sales: L in 1..4 x p in {4, 9}; backlogged: L in {1,4,7,10} x
 p in {4,9,19,39}) with each solver at its documented default budget, then prints, per setting,
 the reference, each solver's gap (mean over seeds) and whether HDPO's is within 1%.
-Already-stored runs are reused (resume), so the script can be stopped and restarted.
+Already-stored runs are reused (resume), so the script can be stopped and restarted;
+--no-run prints what the store holds (each solver's newest version per setting).
 --quick runs two settings only (a smoke test of the script itself); --only lost|backlogged
 one family's settings.
 """
@@ -33,13 +34,15 @@ def main():
     ap.add_argument("--solvers", default="hdpo,ppo,base-stock")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", choices=["lost", "backlogged"], help="one family's settings only")
+    ap.add_argument("--no-run", action="store_true", help="only print what the store holds")
     args = ap.parse_args()
     targets = {"lost": LOST, "backlogged": BACK, None: LOST + BACK}[args.only]
     if args.quick:
         targets = LOST[:1] + BACK[:1]
     solvers = split_solvers(args.solvers)
     specs = plan(targets, solvers, args.seeds)
-    run(specs, args.store, jobs=args.jobs)
+    if not args.no_run:
+        run(specs, args.store, jobs=args.jobs)
 
     board = leaderboard(args.store)
     keys = {s.problem for s in specs}

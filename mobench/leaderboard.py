@@ -23,10 +23,12 @@ def _budget_text(steps, seconds) -> str:
 
 
 def newest_solver_versions(df: pd.DataFrame) -> pd.DataFrame:
-    """Keep, per solver name, the runs of its newest version (runs stored before versions
-    count as version 1); say how many older runs were left out."""
+    """Keep, per problem and solver name, the runs of the solver's newest version stored for
+    that problem (runs stored before versions count as version 1); say how many older runs
+    were left out. The kept version is the row's ``solver_version``."""
     version = df.get("solver_version", pd.Series(1, index=df.index)).fillna(1).astype(int)
-    newest = version.groupby(df["solver_name"]).transform("max")
+    df = df.assign(solver_version=version)
+    newest = version.groupby([df["problem"], df["solver_name"]]).transform("max")
     stale = version < newest
     if stale.any():
         names = sorted(df.loc[stale, "solver_name"].unique())
@@ -76,6 +78,7 @@ def leaderboard(store) -> pd.DataFrame:
                 row[c] = float(g[c].astype(float).mean())
         if len(g):
             row["wall_s"] = float(g["wall_seconds"].astype(float).mean())
+            row["solver_version"] = int(g["solver_version"].max())
             row["device"] = ",".join(sorted(set(g["device"].astype(str))))
         rows.append(row)
     board = pd.DataFrame(rows)

@@ -172,3 +172,11 @@ def test_solver_version_is_part_of_identity_and_leaderboard_keeps_newest(store, 
     with pytest.warns(UserWarning, match="1 stored run.*older versions of random"):
         lb = leaderboard(store)
     assert lb.loc[lb.solver == "random", "n_seeds"].tolist() == [1]
+    assert lb.loc[lb.solver == "random", "solver_version"].tolist() == [2]
+    # on a problem where only version 1 ran, version 1 is shown (newest per problem)
+    other = "inventory/lost-sales-v0:L=2,p=4"
+    monkeypatch.setattr(cls, "version", 1, raising=False)
+    run(plan([other], ["random"], 1), store, progress=False)
+    with pytest.warns(UserWarning):
+        lb = leaderboard(store)
+    assert sorted(lb.loc[lb.solver == "random", "solver_version"].tolist()) == [1, 2]
