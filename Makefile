@@ -34,9 +34,13 @@ demo: $(STAMP)
 	$(VENV)/bin/mobench leaderboard --store results/demo-runs
 	$(VENV)/bin/mobench plot --store results/demo-runs --out paper_figs/demo
 
-bench: $(STAMP)  ## the issue targets: HDPO/PPO gaps and simulator throughput
+bench: $(STAMP)  ## the issues' benchmark scripts (long: see their headers)
 	$(PY) benchmarks/inventory_targets.py
 	$(PY) benchmarks/sim_throughput.py
+	$(PY) benchmarks/jobshop_env_speed.py
+	$(PY) benchmarks/jobshop_taillard.py
+	$(PY) benchmarks/hydro_lp_speed.py
+	$(PY) benchmarks/hydro_policies.py
 
 # Regenerate the pins from the current environment (after changing dependencies):
 constraints: $(STAMP)
