@@ -31,13 +31,30 @@ def target_penalty(system: System) -> float:
     return PENALTY_FACTOR * system.deficit_cost * STAGE_HOURS * float(system.prod.max()) / system.k
 
 
+def _quiet_highs() -> "highspy.Highs":
+    """A Highs instance without its copyright banner, which HiGHS writes to the C-level
+    stdout on construction (it would corrupt e.g. ``mobench list --format json``)."""
+    import os
+    import sys
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 class StageLP:
     def __init__(self, system: System, penalty: float | None = None):
         self.sys = sys_ = system
         self.penalty = penalty = target_penalty(system) if penalty is None else float(penalty)
         R, G = sys_.n_res, len(sys_.thermal_cost)
-        h = self.h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = self.h = _quiet_highs()
         h.setOptionValue("presolve", "off")  # warm starts from the previous basis
         hours = STAGE_HOURS
         # columns
