@@ -21,8 +21,7 @@ def cvxpy_stage(s):
     R, G = s.n_res, len(s.thermal_cost)
     v_in, inflow = cp.Parameter(R), cp.Parameter(R)
     v, q, sp, g, d = cp.Variable(R), cp.Variable(R), cp.Variable(R), cp.Variable(G), cp.Variable()
-    up_q = np.array([[s.down_turbine[j] == i for j in range(R)] for i in range(R)], float)
-    up_s = np.array([[s.down_spill[j] == i for j in range(R)] for i in range(R)], float)
+    up_q, up_s = s.upstream()
     cons = [v >= s.vmin, v <= s.vmax, q >= 0, q <= s.qmax, sp >= 0, g >= 0, g <= s.thermal_pmax, d >= 0,
             v == v_in + s.k * (inflow - q + up_q @ q) - sp + up_s @ sp,
             s.prod @ q + cp.sum(g) + d == s.demand]

@@ -169,8 +169,7 @@ def _check_instance_env(problem, rep: Report) -> Report:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             check_env(env, skip_render_check=True)
-    if isinstance(env.observation_space, __import__("gymnasium").spaces.Dict) and \
-            "action_mask" in env.observation_space.spaces:
+    if "action_mask" in getattr(env.observation_space, "spaces", {}):
         def episodes():
             for seed in range(3):
                 flat, rewards, costs, info = _masked_episode(problem.env(), seed)

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..problems.jobshop.schedule import makespan
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
 
@@ -129,7 +130,7 @@ def cp_improve(instance, starts, seconds, rng, cut: int | None = None):
     """Re-optimise the operations that start at or after ``cut`` (random when None) with
     CP-SAT, warm-started from ``starts``; -> a strictly shorter left-shifted schedule or None."""
     from ..problems.jobshop.cp_model import JobShopModel
-    mk = int((starts + instance.durations).max())
+    mk = makespan(instance, starts)
     cut = int(rng.integers(0, max(1, mk))) if cut is None else int(cut)
     prefix = {(j, k): int(starts[j, k]) for j, k in zip(*np.nonzero(starts < cut))}
     r = JobShopModel(instance).solve(seconds, hint=starts, fixed_prefix=prefix, workers=1,
@@ -190,7 +191,7 @@ class Trainer:
                 e.bound = b
                 dones.append(e.done)
                 if e.done:
-                    mk = int((e.starts + e.dur).max())
+                    mk = makespan(e.inst, e.starts)
                     self.finished.append((e.inst, e.starts.copy(), mk))
                     self.recent.append(mk / e.bound0)
                     self.episodes += 1
@@ -230,7 +231,7 @@ class Trainer:
             better = cp_improve(inst, starts, self.cfg["cp_seconds"], self.rng)
             if better is None:
                 continue
-            mk_cp = int((better + inst.durations).max())
+            mk_cp = makespan(inst, better)
             if mk_cp >= mk:
                 continue
             pairs, _ = replay(inst, better)
@@ -321,7 +322,7 @@ def sample_schedules(policy, instance, samples, temperature, device="cpu", gener
         probs = torch.softmax(logits / temperature, dim=1)
         for e, a in zip(live, torch.multinomial(probs.cpu(), 1, generator=gen)[:, 0].tolist()):
             e.step(a)
-    mks = [int((e.starts + e.dur).max()) for e in envs]
+    mks = [makespan(instance, e.starts) for e in envs]
     i = int(np.argmin(mks))
     return envs[i].starts.copy(), mks[i]
 

@@ -13,9 +13,8 @@ from mobench.solver import Budget, Clock, Log
 
 
 def _balances(system, v_in, inflow, r):
-    k, R = system.k, system.n_res
-    up_q = np.array([[system.down_turbine[j] == i for j in range(R)] for i in range(R)], float)
-    up_s = np.array([[system.down_spill[j] == i for j in range(R)] for i in range(R)], float)
+    k = system.k
+    up_q, up_s = system.upstream()
     water = r["v_out"] - (v_in + k * (inflow - r["q"] + up_q @ r["q"]) - r["s"] + up_s @ r["s"])
     demand = system.prod @ r["q"] + r["g"].sum() + r["deficit"] - system.demand
     return np.abs(water).max(), abs(demand)

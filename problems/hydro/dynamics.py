@@ -33,8 +33,8 @@ class HydroSim(BatchedSim):
         return {"t": 0, "T": T, "paths": paths, "v": v.to(device)}
 
     def inflow(self, state) -> np.ndarray:
-        t = min(state["t"], self.sys.stages - 1)
-        return self.sys.inflows[t % self.sys.stages][state["paths"][:, min(state["t"], state["T"] - 1)].numpy()]
+        t = min(state["t"], state["T"] - 1)  # after the last stage: the last stage's inflows
+        return self.sys.inflows[min(t, self.sys.stages - 1)][state["paths"][:, t].numpy()]
 
     def observe(self, state):
         B = state["v"].shape[0]

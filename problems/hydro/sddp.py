@@ -124,8 +124,7 @@ def deterministic_equivalent(system: System) -> float:
     if S ** T > 20000:
         raise ValueError(f"tree too large for the deterministic equivalent: {S}^{T} nodes")
     cons, cost = [], 0
-    up_q = np.array([[1.0 if system.down_turbine[j] == i else 0.0 for j in range(R)] for i in range(R)])
-    up_s = np.array([[1.0 if system.down_spill[j] == i else 0.0 for j in range(R)] for i in range(R)])
+    up_q, up_s = system.upstream()
     frontier = [(s.v0, 1.0)]  # (incoming volume expression, probability)
     for t in range(T):
         nxt = []

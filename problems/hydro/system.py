@@ -49,6 +49,12 @@ class System:
     def stages(self) -> int:
         return self.inflows.shape[0]
 
+    def upstream(self) -> tuple[np.ndarray, np.ndarray]:
+        """(U_q, U_s): U[i, j] = 1 when plant j turbines (spills) into plant i."""
+        R = np.arange(self.n_res)
+        return ((self.down_turbine[None, :] == R[:, None]).astype(float),
+                (self.down_spill[None, :] == R[:, None]).astype(float))
+
     def truncated(self, stages: int) -> "System":
         """The first ``stages`` stages (the inflow rows cycle when more are asked for)."""
         T = self.inflows.shape[0]

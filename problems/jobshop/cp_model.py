@@ -10,6 +10,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from .instances import Instance
+from .schedule import makespan, total_flow_time
 
 
 @dataclass
@@ -110,7 +111,6 @@ def epsilon_constraint_front(model: JobShopModel, seconds_per_solve: float, dead
         b = model.solve(max(0.1, min(seconds_per_solve, left)), "makespan", flowtime_cap=int(a.objective),
                         hint=a.starts, workers=workers, seed=seed)
         best = b if b.starts is not None else a
-        ft = int((best.starts + model.inst.durations)[:, -1].sum())
-        mk = int((best.starts + model.inst.durations).max())
+        mk, ft = makespan(model.inst, best.starts), total_flow_time(model.inst, best.starts)
         pts.append(FrontPoint(best.starts, mk, ft, a.optimal and b.optimal))
         eps = mk - 1
