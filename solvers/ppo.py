@@ -92,6 +92,20 @@ def sim_vec_env(sim, n_envs: int, seed: int):
     return SimVecEnv()
 
 
+def box_policy_problem(problem) -> str | None:
+    """Why a Gaussian-policy RL solver cannot take ``problem`` (None if it can)."""
+    import gymnasium as gym
+    if problem.spec.answer != "policy" or problem.spec.n_obj != 1:
+        return "single-objective, single-policy problems only"
+    try:
+        env = problem.env()
+    except NotImplementedError as exc:
+        return str(exc)
+    if not isinstance(env.action_space, gym.spaces.Box):
+        return "needs a Box action space"
+    return None
+
+
 class PPOPolicy:
     """Batched policy from a trained SB3 PPO model: the Gaussian's mean (deterministic) or a
     sample from it drawn with the policy's own seeded generator (stochastic)."""
@@ -126,16 +140,7 @@ class PPO(Solver):
     def supports(self, problem):
         if self.vec not in ("sim", "env"):
             return f"vec must be 'sim' or 'env', got {self.vec!r}"
-        import gymnasium as gym
-        if problem.spec.answer != "policy" or problem.spec.n_obj != 1:
-            return "single-objective, single-policy problems only"
-        try:
-            env = problem.env()
-        except NotImplementedError as exc:
-            return str(exc)
-        if not isinstance(env.action_space, gym.spaces.Box):
-            return "needs a Box action space"
-        return None
+        return box_policy_problem(problem)
 
     def solve(self, problem, budget, seed, log):
         import gymnasium as gym

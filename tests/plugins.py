@@ -167,3 +167,37 @@ class ConstantActions(Solver):
 
 register("testfam/bi-v0", BiObjective)
 register_solver("test-constant", ConstantActions)
+
+
+# A one-objective problem with a binding budget: per period loss (1 - a)^2 and spend a, a in
+# [0, 1]; the spend over 5 periods must stay <= 1, so the constrained optimum is a = 0.2 in every
+# period (loss 5 x 0.64 = 3.2, spend 1), while ignoring the budget gives loss 0 at spend 5.
+class SpendSim(BatchedSim):
+    n_obj, n_con, obs_dim, act_dim, horizon = 1, 1, 1, 1, 5
+    action_low, action_high = np.zeros(1), np.ones(1)
+
+    def reset(self, batch, generator, device="cpu", horizon=None):
+        return {"t": 0, "T": horizon or self.horizon, "b": torch.zeros(batch, device=device)}
+
+    def observe(self, state):
+        return torch.full_like(state["b"], state["t"] / state["T"]).unsqueeze(1)
+
+    def step(self, state, action):
+        a = action[:, 0]
+        done = torch.full_like(a, state["t"] + 1 >= state["T"], dtype=torch.bool)
+        return {**state, "t": state["t"] + 1}, (-(1 - a) ** 2).unsqueeze(1), a.unsqueeze(1), done
+
+
+class Budgeted(Problem):
+    def __init__(self):
+        self.spec = Spec(id="", objectives=(Objective("loss", "min"),), constraints=(Constraint("spend", 1.0),),
+                         scenarios=TestScenarios(seed=1, n=8, horizon=5, dev_seed=2, aggregate="sum"))
+
+    def sim(self):
+        return SpendSim()
+
+    def reference(self):
+        return Reference("optimal", value=3.2, source="analytic: spend the budget evenly")
+
+
+register("testfam/budgeted-v0", Budgeted)

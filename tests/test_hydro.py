@@ -16,11 +16,26 @@ def _balances(system, v_in, inflow, r):
     k = system.k
     up_q, up_s = system.upstream()
     water = r["v_out"] - (v_in + k * (inflow - r["q"] + up_q @ r["q"]) - r["s"] + up_s @ r["s"])
-    demand = system.prod @ r["q"] + r["g"].sum() + r["deficit"] - system.demand
+    net = system.network
+    if net is None:
+        demand = system.prod @ r["q"] + r["g"].sum() + r["deficit"] - system.demand
+    else:  # every bus balances: injections - flows out + flows in = load
+        inj = np.zeros(net.n_bus)
+        np.add.at(inj, net.hydro_bus, system.prod * r["q"])
+        np.add.at(inj, net.thermal_bus, r["g"])
+        np.add.at(inj, net.br_from, -r["flow"])
+        np.add.at(inj, net.br_to, r["flow"])
+        demand = np.abs(inj + r["bus_deficit"] - net.load).max()
+        assert r["bus_deficit"].sum() == pytest.approx(r["deficit"])
+        assert (r["bus_deficit"] <= net.load + 1e-7).all()
+        assert (np.abs(r["angle"][net.br_from] - r["angle"][net.br_to]) <= net.max_angle + 1e-7).all()
+        assert abs(r["angle"][net.ref]) < 1e-12
     return np.abs(water).max(), abs(demand)
 
 
-@pytest.mark.parametrize("system", [synthetic(3, 2, 6, 4, 0), load_bolivia().truncated(4)], ids=["synthetic", "bolivia"])
+@pytest.mark.parametrize("system", [synthetic(3, 2, 6, 4, 0), load_bolivia().truncated(4),
+                                    load_bolivia(network="dc").truncated(4)],
+                         ids=["synthetic", "bolivia", "bolivia-dc"])
 def test_balances_hold_in_every_solved_stage(system):
     lp, rng = StageLP(system), np.random.default_rng(0)
     for _ in range(20):
@@ -62,6 +77,19 @@ def test_sddp_lower_bound_equals_the_deterministic_equivalent_on_a_tiny_tree():
     assert r.lower_bounds[-1] == pytest.approx(de, rel=1e-6)
     assert all(a <= b + 1e-6 * de for a, b in zip(r.lower_bounds, r.lower_bounds[1:]))  # monotone
     assert r.converged
+
+
+def test_dc_network_sddp_equals_the_deterministic_equivalent_and_copper_relaxes_it():
+    dc = load_bolivia(network="dc").truncated(2)
+    de = deterministic_equivalent(dc)
+    r = SDDP(dc).train(max_iterations=100, seconds=120, check_every=10)
+    assert r.lower_bounds[-1] == pytest.approx(de, rel=1e-6)
+    # the copper plate drops the line limits: a relaxation, so never dearer (one stage: exact)
+    copper = deterministic_equivalent(load_bolivia(network="copper").truncated(1))
+    dc1 = deterministic_equivalent(load_bolivia(network="dc").truncated(1))
+    assert copper <= dc1 + 1e-6 * dc1
+    # the branch limits bind on this system (else the two models would coincide)
+    assert dc1 > copper * 1.01
 
 
 def test_sddp_bound_below_every_policy_and_engine_scoring():
@@ -106,7 +134,7 @@ def test_data_and_checks(tmp_path, monkeypatch):
     assert list(b.down_turbine[[1, 4, 7]]) == [0, 5, 8]  # COR -> SIS, ZON -> CHU, TAQ1 -> TAQ2
     assert (sample_paths(b, 5, np.random.default_rng(0)) < 15).all()
     import mobench.problems.hydro.system as system_module
-    bad = tmp_path / "data"
+    bad, original = tmp_path / "data", system_module.DATA
     bad.mkdir()
     for f in system_module.DATA.glob("*.csv"):
         (bad / f.name).write_text(f.read_text())
@@ -114,7 +142,16 @@ def test_data_and_checks(tmp_path, monkeypatch):
     monkeypatch.setattr(system_module, "DATA", bad)
     with pytest.raises(HydroDataError, match="inflows.csv"):
         load_bolivia()
+    (bad / "inflows.csv").write_text((original / "inflows.csv").read_text())
+    branches = (original / "branches.csv").read_text().splitlines()
+    extra = "99,X,2,77," + ",".join(branches[1].split(",")[4:])  # a branch to a bus that does not exist
+    (bad / "branches.csv").write_text("\n".join(branches + [extra]) + "\n")
+    with pytest.raises(HydroDataError, match=r"branches.csv names unknown buses \[77\]"):
+        load_bolivia(network="dc")
+    assert load_bolivia().n_res == 11  # the copper plate does not read the branches
     monkeypatch.undo()
+    net = load_bolivia(network="dc").network
+    assert net.n_bus == 28 and len(net.br_x) == 31 and net.load.sum() == pytest.approx(482.53, abs=0.01)
     rep = check_problem("hydro/synthetic-v0")
     assert rep.ok, "\n".join(rep.lines)
     for name in ("myopic", "sddp"):

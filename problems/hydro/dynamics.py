@@ -1,6 +1,8 @@
 """The hydro problem's batched simulator: a policy sets end-of-stage target volumes, the stage
 LP implements them (penalised slack) with the realised inflow, and the stage's operating cost
-is the reward's negative. Not differentiable in torch (the LP's dual gives the gradient;
+is the reward's negative; the constraint cost is the load shed in the stage, as a percentage of
+the horizon's demand energy (so its sum over the horizon is the % of demand not served).
+Not differentiable in torch (the LP's dual gives the gradient;
 see ``StageLP.solve(...)["dual_target"]``)."""
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from .system import System
 
 
 class HydroSim(BatchedSim):
-    n_obj, n_con = 1, 0
+    n_obj, n_con = 1, 1
     differentiable = False
 
     def __init__(self, system: System):
@@ -46,12 +48,13 @@ class HydroSim(BatchedSim):
         v = state["v"].cpu().numpy()
         inflow = self.inflow(state)
         target = action.detach().cpu().double().numpy()
-        cost, v_out = np.zeros(len(v)), np.zeros_like(v)
+        cost, shed, v_out = np.zeros(len(v)), np.zeros(len(v)), np.zeros_like(v)
         for b in range(len(v)):  # one LP per scenario: the model is reused, only bounds change
             r = self.lp.solve(v[b], inflow[b], target[b])
-            cost[b], v_out[b] = r["operating_cost"], r["v_out"]
+            cost[b], shed[b], v_out[b] = r["operating_cost"], r["deficit"], r["v_out"]
         device = state["v"].device
         new = {**state, "t": state["t"] + 1, "v": torch.as_tensor(v_out, device=device)}
         reward = -torch.as_tensor(cost, device=device).unsqueeze(1).float()
         done = torch.full((len(v),), new["t"] >= state["T"], dtype=torch.bool, device=device)
-        return new, reward, reward.new_zeros(len(v), 0), done
+        shed_pct = 100.0 * shed / (self.sys.demand * state["T"])
+        return new, reward, torch.as_tensor(shed_pct, device=device).unsqueeze(1).float(), done

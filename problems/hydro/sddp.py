@@ -125,23 +125,37 @@ def deterministic_equivalent(system: System) -> float:
         raise ValueError(f"tree too large for the deterministic equivalent: {S}^{T} nodes")
     cons, cost = [], 0
     up_q, up_s = system.upstream()
+    net = system.network
+    if net is not None:  # bus-incidence formulation (StageLP writes the same rows bus by bus)
+        A = net.incidence()                                   # [L, B]
+        Y = np.diag(net.base / net.br_x) @ A                  # flows = Y @ angles (MW)
+        H = np.zeros((net.n_bus, R)); H[net.hydro_bus, np.arange(R)] = 1.0
+        Gm = np.zeros((net.n_bus, G)); Gm[net.thermal_bus, np.arange(G)] = 1.0
     frontier = [(s.v0, 1.0)]  # (incoming volume expression, probability)
     for t in range(T):
         nxt = []
         for v_in, prob in frontier:
             for j in range(S):
                 v, q, sp = cp.Variable(R), cp.Variable(R), cp.Variable(R)
-                g, d = cp.Variable(G), cp.Variable()
+                g = cp.Variable(G)
                 cons += [v >= s.vmin, v <= s.vmax, q >= 0, q <= s.qmax, sp >= 0, g >= 0,
-                         g <= s.thermal_pmax, d >= 0,
-                         v == v_in + s.k * (s.inflows[t, j] - q + up_q @ q) - sp + up_s @ sp,
-                         s.prod @ q + cp.sum(g) + d == s.demand]
-                stage = STAGE_HOURS * (s.thermal_cost @ g + s.deficit_cost * d + s.hydro_cost * (s.prod @ q))
+                         g <= s.thermal_pmax,
+                         v == v_in + s.k * (s.inflows[t, j] - q + up_q @ q) - sp + up_s @ sp]
+                if net is None:
+                    d = cp.Variable()
+                    cons += [d >= 0, s.prod @ q + cp.sum(g) + d == s.demand]
+                else:
+                    d, ang = cp.Variable(net.n_bus), cp.Variable(net.n_bus)
+                    cons += [d >= 0, d <= net.load, ang[net.ref] == 0,
+                             cp.abs(A @ ang) <= net.max_angle,
+                             H @ cp.multiply(s.prod, q) + Gm @ g + d - A.T @ (Y @ ang) == net.load]
+                stage = STAGE_HOURS * (s.thermal_cost @ g + s.deficit_cost * cp.sum(d) + s.hydro_cost * (s.prod @ q))
                 cost = cost + prob / S * stage
                 nxt.append((v, prob / S))
         frontier = nxt
     prob = cp.Problem(cp.Minimize(cost), cons)
-    prob.solve(solver=cp.HIGHS)
+    with np.errstate(invalid="ignore"):  # cvxpy's bound propagation meets inf x 0 on free angles
+        prob.solve(solver=cp.HIGHS)
     if prob.status != "optimal":
         raise RuntimeError(f"deterministic equivalent: {prob.status}")
     return float(prob.value)

@@ -1,11 +1,14 @@
 """The stage LP on HiGHS (``highspy``), built once per stage and re-solved with new bounds.
 
 Columns: v_out[R] (end volumes), q[R] (turbined, m3/s), s[R] (spill, hm3), g[G] (thermal MW),
-d (deficit MW), dp[R], dm[R] (target slacks), theta (future cost, bounded below by cuts).
+d (deficit MW; one per bus on a DC network, each at most its bus's load), dp[R], dm[R] (target
+slacks), theta (future cost, bounded below by cuts), and on a DC network the bus angles a[B].
 Rows: water balance per reservoir
     v_out + k q - k sum(q of plants turbining into it) + s - sum(s of plants spilling into it)
         = v_in + k inflow                                   (right-hand side set per solve)
-demand balance: sum(prod q) + sum(g) + d = demand; target rows (only when a target is given):
+demand balance: sum(prod q) + sum(g) + d = demand (copper plate) or, per bus b on a DC network,
+    sum(prod q at b) + sum(g at b) + d_b - sum(flows leaving b) + sum(flows entering b) = load_b
+with flow_l = base (a_from - a_to) / x_l and rows |a_from - a_to| <= max_angle_l; target rows (only when a target is given):
 v_out + dp - dm = target; cuts: theta - beta . v_out >= alpha.
 Cost per stage (money): hours x (thermal cost . g + deficit cost x d + hydro cost x hydro MW)
 + penalty x (dp + dm) + theta. ``operating_cost`` leaves out theta and the penalty.
@@ -62,7 +65,11 @@ class StageLP:
         self.iq = self._cols(hours * sys_.hydro_cost * sys_.prod, np.zeros(R), sys_.qmax)
         self.is_ = self._cols(np.zeros(R), np.zeros(R), np.full(R, INF))
         self.ig = self._cols(hours * sys_.thermal_cost, np.zeros(G), sys_.thermal_pmax)
-        self.id = self._cols(np.array([hours * sys_.deficit_cost]), np.zeros(1), np.full(1, INF))
+        net = sys_.network
+        if net is None:
+            self.id = self._cols(np.array([hours * sys_.deficit_cost]), np.zeros(1), np.full(1, INF))
+        else:  # a deficit per bus, at most the bus's load
+            self.id = self._cols(np.full(net.n_bus, hours * sys_.deficit_cost), np.zeros(net.n_bus), net.load)
         self.idp = self._cols(np.full(R, penalty), np.zeros(R), np.zeros(R))  # slacks off (ub 0) until a target is set
         self.idm = self._cols(np.full(R, penalty), np.zeros(R), np.zeros(R))
         self.itheta = self._cols(np.ones(1), np.zeros(1), np.zeros(1))  # theta fixed at 0 until a cut arrives
@@ -77,13 +84,40 @@ class StageLP:
                 if sys_.down_spill[j] == i:
                     idx.append(self.is_[j]), val.append(-1.0)
             self.rbal.append(self._row(0.0, 0.0, idx, val))
-        idx = list(self.iq) + list(self.ig) + list(self.id)
-        val = list(sys_.prod) + [1.0] * G + [1.0]
-        self.rdem = self._row(sys_.demand, sys_.demand, idx, val)
+        if net is None:
+            idx = list(self.iq) + list(self.ig) + list(self.id)
+            val = list(sys_.prod) + [1.0] * G + [1.0]
+            self.rdem = [self._row(sys_.demand, sys_.demand, idx, val)]
+        else:
+            self._dc_rows(net)
         # target rows: free (-inf, inf) until a target is set
         self.rtar = [self._row(-INF, INF, [self.iv[i], self.idp[i], self.idm[i]], [1.0, 1.0, -1.0]) for i in range(R)]
         self.cuts = []
         self.hours = hours
+
+    def _dc_rows(self, net) -> None:
+        B = net.n_bus
+        lo, hi = np.full(B, -INF), np.full(B, INF)
+        lo[net.ref] = hi[net.ref] = 0.0
+        self.iang = self._cols(np.zeros(B), lo, hi)
+        rows = [([], []) for _ in range(B)]
+        for i, b in enumerate(net.hydro_bus):
+            rows[b][0].append(self.iq[i]), rows[b][1].append(float(self.sys.prod[i]))
+        for g, b in enumerate(net.thermal_bus):
+            rows[b][0].append(self.ig[g]), rows[b][1].append(1.0)
+        for b in range(B):
+            rows[b][0].append(self.id[b]), rows[b][1].append(1.0)
+        coef = {}  # (bus, angle column) -> coefficient of the net injection
+        for f, t, x in zip(net.br_from, net.br_to, net.br_x):
+            y = net.base / x  # MW per rad
+            for bus, sign in ((f, -1.0), (t, 1.0)):  # the flow leaves f and enters t
+                coef[bus, f] = coef.get((bus, f), 0.0) + sign * y
+                coef[bus, t] = coef.get((bus, t), 0.0) - sign * y
+        for (bus, a), c in coef.items():
+            rows[bus][0].append(self.iang[a]), rows[bus][1].append(c)
+        self.rdem = [self._row(float(net.load[b]), float(net.load[b]), *rows[b]) for b in range(B)]
+        self.rflow = [self._row(-float(m), float(m), [self.iang[f], self.iang[t]], [1.0, -1.0])
+                      for f, t, m in zip(net.br_from, net.br_to, net.max_angle)]
 
     def _cols(self, cost, lb, ub):
         start = self.h.getNumCol()
@@ -133,8 +167,14 @@ class StageLP:
         theta = x[self.itheta[0]]
         penalty = float(x[self.idp].sum() + x[self.idm].sum()) * self.penalty if target is not None else 0.0
         return {"objective": obj, "v_out": x[self.iv], "q": x[self.iq], "s": x[self.is_],
-                "g": x[self.ig], "deficit": x[self.id[0]], "theta": theta,
+                "g": x[self.ig], "deficit": float(x[self.id].sum()), "theta": theta,
                 "operating_cost": obj - theta - penalty,
                 "dual_balance": y[self.rbal],  # d objective / d v_in
                 "dual_target": y[self.rtar] if target is not None else None,  # d objective / d target
-                "deviation": x[self.idp] - x[self.idm] if target is not None else None}
+                "deviation": x[self.idp] - x[self.idm] if target is not None else None,
+                **(self._flows(x) if sys_.network is not None else {})}
+
+    def _flows(self, x) -> dict:
+        net, a = self.sys.network, x[self.iang]
+        return {"angle": a, "bus_deficit": x[self.id],
+                "flow": net.base * (a[net.br_from] - a[net.br_to]) / net.br_x}

@@ -24,6 +24,30 @@ class HydroDataError(MobenchError, ValueError):
 
 
 @dataclass(frozen=True, eq=False)
+class Network:
+    """A DC power-flow network (lossless, angles in radians, flows in MW):
+    flow on branch l = base x (theta[from] - theta[to]) / x[l], |theta[from] - theta[to]| <= max_angle[l],
+    where max_angle = min(rating x x / base, the branch's angle-difference limit)."""
+    n_bus: int
+    ref: int                    # reference bus (angle 0)
+    load: np.ndarray            # [B] MW
+    hydro_bus: np.ndarray       # [R] bus index of each hydro plant
+    thermal_bus: np.ndarray     # [G]
+    br_from: np.ndarray         # [L]
+    br_to: np.ndarray           # [L]
+    br_x: np.ndarray            # [L] reactance, per unit
+    max_angle: np.ndarray       # [L] rad
+    base: float                 # MVA
+
+    def incidence(self) -> np.ndarray:
+        """A[l, b] = +1 at the branch's from bus, -1 at its to bus."""
+        A = np.zeros((len(self.br_x), self.n_bus))
+        A[np.arange(len(self.br_x)), self.br_from] = 1.0
+        A[np.arange(len(self.br_x)), self.br_to] = -1.0
+        return A
+
+
+@dataclass(frozen=True, eq=False)
 class System:
     name: str
     vmax: np.ndarray            # [R] hm3
@@ -40,6 +64,7 @@ class System:
     hydro_cost: float           # money per MWh of hydro generation
     inflows: np.ndarray         # [T, S, R] m3/s: S equiprobable scenarios per stage (stagewise independent)
     k: float = K
+    network: Network | None = None  # None: copper plate (one bus, demand = total load)
 
     @property
     def n_res(self) -> int:
@@ -69,9 +94,11 @@ def _read(name: str) -> pd.DataFrame:
         raise HydroDataError(f"cannot read {DATA / name}: {e}") from None
 
 
-def load_bolivia(load_level: str = "training") -> System:
+def load_bolivia(load_level: str = "training", network: str = "copper") -> System:
     """The Bolivian case. ``load_level``: "training" (0.6 x the network's loads, as in the
-    source's exported subproblems) or "original"."""
+    source's exported subproblems) or "original". ``network``: "copper" (one bus) or "dc"
+    (DC power flow over the 28 buses and 31 branches, a deficit variable per bus as in the
+    source, each at most its bus's load)."""
     hydro, thermal, loads = _read("hydro_plants.csv"), _read("thermal_plants.csv"), _read("loads.csv")
     params = _read("parameters.csv").set_index("key")["value"]
     inflows = _read("inflows.csv")
@@ -102,6 +129,9 @@ def load_bolivia(load_level: str = "training") -> System:
     col = {"training": "pd_pu_x0.6_training", "original": "pd_pu"}[load_level]
     base = float(params["baseMVA"])
     vmax = hydro["max_volume_hm3"].to_numpy(float)
+    if network not in ("copper", "dc"):
+        raise HydroDataError(f"network must be 'copper' or 'dc', not {network!r}")
+    net = _bolivia_network(hydro, thermal, loads, col, base) if network == "dc" else None
     return System(
         name=f"bolivia-{load_level}", vmax=vmax, vmin=hydro["min_volume_hm3"].to_numpy(float),
         v0=INITIAL_FRACTION * vmax, qmax=hydro["max_turbine_flow_m3s"].to_numpy(float),
@@ -109,7 +139,38 @@ def load_bolivia(load_level: str = "training") -> System:
         down_turbine=link("downstream_turbine"), down_spill=link("downstream_spill"),
         thermal_cost=thermal["cost_per_MWh"].to_numpy(float), thermal_pmax=thermal["pmax_MW"].to_numpy(float),
         demand=float(loads[col].sum() * base), deficit_cost=float(params["cost_deficit"]),
-        hydro_cost=float(params["hydro_gen_cost"]) / base, inflows=arr)
+        hydro_cost=float(params["hydro_gen_cost"]) / base, inflows=arr, network=net)
+
+
+def _bolivia_network(hydro, thermal, loads, load_col: str, base: float) -> Network:
+    buses, branches = _read("buses.csv"), _read("branches.csv")
+    need = {"from_bus", "to_bus", "x_pu", "rate_a_pu", "angmax_rad", "status"}
+    if not need <= set(branches.columns):
+        raise HydroDataError(f"branches.csv lacks columns {sorted(need - set(branches.columns))}")
+    index = {int(b): i for i, b in enumerate(buses["bus"])}
+
+    def bus_index(values, where):
+        unknown = sorted({int(v) for v in values} - set(index))
+        if unknown:
+            raise HydroDataError(f"{where} names unknown buses {unknown}")
+        return np.array([index[int(v)] for v in values])
+    branches = branches[branches["status"] == 1]
+    x = branches["x_pu"].to_numpy(float)
+    if (x <= 0).any():
+        raise HydroDataError("branches.csv: reactances must be positive")
+    refs = np.flatnonzero(buses["bus_type"].to_numpy() == 3)
+    if len(refs) != 1:
+        raise HydroDataError(f"buses.csv: expected one reference bus (type 3), found {len(refs)}")
+    load = np.zeros(len(index))
+    np.add.at(load, bus_index(loads["bus"], "loads.csv"), loads[load_col].to_numpy(float) * base)
+    return Network(
+        n_bus=len(index), ref=int(refs[0]), load=load,
+        hydro_bus=bus_index(hydro["bus"], "hydro_plants.csv"),
+        thermal_bus=bus_index(thermal["bus"], "thermal_plants.csv"),
+        br_from=bus_index(branches["from_bus"], "branches.csv"),
+        br_to=bus_index(branches["to_bus"], "branches.csv"), br_x=x,
+        max_angle=np.minimum(branches["rate_a_pu"].to_numpy(float) * x, branches["angmax_rad"].to_numpy(float)),
+        base=base)
 
 
 def synthetic(reservoirs: int, thermals: int, stages: int, scenarios: int, seed: int) -> System:
