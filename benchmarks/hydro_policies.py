@@ -48,7 +48,10 @@ def main():
     for t in targets:
         p = mobench.make(t)
         key = p.key
-        print(f"{key}: reference {p.reference().kind}: {p.reference().source}")
+        ref = p.reference()
+        ws = ref.details.get("wait_and_see_test_paths")
+        print(f"{key}: reference {ref.kind} {ref.value:.6e}: {ref.source}"
+              + (f"; wait-and-see on the test paths {ws:.6e}" if ws is not None else ""))
         b = board[board.problem == key].set_index("solver")
         if {"sddp", "ts-ddr"} <= set(b.index):
             d = 100 * (b.loc["ts-ddr", "obj:cost"] / b.loc["sddp", "obj:cost"] - 1)

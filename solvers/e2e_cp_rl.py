@@ -19,9 +19,11 @@ the agent imitates with the clipped objective, weighted by the normalised improv
 Inference: batches of ``samples`` episodes sampled at each temperature of ``temperatures``
 in turn until the run's seconds budget ends; the best schedule is returned.
 
-Checkpoints: ``checkpoint`` names a file saved by ``train`` (``python -m
-mobench.solvers.e2e_cp_rl --help``); training resumes from it. Without a checkpoint the
-solver trains within the run's budget (``train_fraction`` of it), then samples.
+Checkpoints: ``checkpoint="shipped"`` (the default) loads the policy trained for this variant
+that ships in ``solvers/data/`` (see its README for the command and CPU time that produced
+it); a path loads that file (a training checkpoint or an exported policy); ``"none"`` trains
+within the run's budget (``train_fraction`` of it), then samples. Training is resumable:
+``python -m mobench.solvers.e2e_cp_rl --help``.
 """
 from __future__ import annotations
 
@@ -58,8 +60,9 @@ DEFAULTS = {
     "samples": 32,           # inference: episodes per batch
     "temperatures": "0.5,1.0,1.5",
     "train_fraction": 0.5,   # without a checkpoint: share of the budget spent training
-    "checkpoint": "",
+    "checkpoint": "shipped",  # "shipped" | "none" | a path
 }
+SHIPPED = Path(__file__).parent / "data"  # exported policies: <variant>.pt
 
 
 class DispatchPolicy(nn.Module):
@@ -150,7 +153,7 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         self.policy = DispatchPolicy(cfg["d_model"], cfg["heads"]).to(device)
         self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg["lr"])
-        self.iteration, self.episodes, self.seen = 0, 0, 0
+        self.iteration, self.episodes, self.seen, self.seconds = 0, 0, 0, 0.0
         self._generate, self._Dispatch = generate, Dispatch
         self.envs = [self._new_env() for _ in range(cfg["envs"])]
         self.finished = []  # (instance, schedule, makespan) of the last finished episodes
@@ -165,12 +168,14 @@ class Trainer:
 
     def state_dict(self):
         return {"policy": self.policy.state_dict(), "opt": self.opt.state_dict(), "iteration": self.iteration,
-                "episodes": self.episodes, "rng": self.rng.bit_generator.state, "cfg": self.cfg, "cp": self.cp}
+                "episodes": self.episodes, "rng": self.rng.bit_generator.state, "cfg": self.cfg, "cp": self.cp,
+                "seconds": self.seconds}
 
     def load_state_dict(self, sd):
         self.policy.load_state_dict(sd["policy"])
         self.opt.load_state_dict(sd["opt"])
         self.iteration, self.episodes = sd["iteration"], sd["episodes"]
+        self.seconds = float(sd.get("seconds", 0.0))
         self.rng.bit_generator.state = sd["rng"]
 
     def rollout(self):
@@ -279,9 +284,11 @@ class Trainer:
     def train(self, seconds: float, checkpoint: Path | None = None, save_every: float = 60.0, log=None):
         t0 = last_save = time.monotonic()
         while time.monotonic() - t0 < seconds:
+            t_iter = time.monotonic()
             data = self.rollout()
             self.update(data, self.imitation_data())
             self.iteration += 1
+            self.seconds += time.monotonic() - t_iter
             if log is not None and self.recent:
                 log(self.seen, float(np.mean(self.recent[-50:])), episodes=self.episodes)
             if checkpoint is not None and time.monotonic() - last_save > save_every:
@@ -297,6 +304,16 @@ def save(trainer: Trainer, path: Path):
     tmp = path.with_suffix(".tmp")
     torch.save(trainer.state_dict(), tmp)
     tmp.replace(path)
+
+
+def export_policy(checkpoint: Path, out: Path) -> dict:
+    """A training checkpoint without its optimiser and generator state: what ships."""
+    sd = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    small = {k: sd[k] for k in ("policy", "cfg", "cp", "iteration", "episodes", "seconds") if k in sd}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(small, out)
+    return small
 
 
 def load_policy(path, device="cpu") -> tuple[DispatchPolicy, dict]:
@@ -332,17 +349,27 @@ class E2ECPRL(Solver):
     default_budget = Budget(seconds=60)
     description = "end-to-end RL over the CP dispatching MDP, CP-SAT-guided PPO (Tassel et al. 2023)"
     cp_guidance = True
+    version = 2  # 2: the shipped trained policy by default
 
     def supports(self, problem):
         if "jobshop" not in problem.spec.tags or problem.spec.answer != "solutions" or not hasattr(problem, "dispatcher"):
             return "single-objective job-shop problems with the dispatching view"
         return None
 
+    def checkpoint_path(self) -> Path | None:
+        if self.checkpoint in ("", "none"):
+            return None
+        if self.checkpoint == "shipped":
+            path = SHIPPED / f"{self.name}.pt"
+            return path if path.exists() else None
+        return Path(self.checkpoint)
+
     def solve(self, problem, budget, seed, log):
         torch.manual_seed(seed)
         seconds = budget.seconds_left if budget.budget.seconds is not None else 60.0
-        if self.checkpoint:
-            policy, _ = load_policy(self.checkpoint, self.device)
+        path = self.checkpoint_path()
+        if path is not None:
+            policy, _ = load_policy(path, self.device)
         else:  # train within the budget, then sample
             cfg = {k: getattr(self, k) for k in DEFAULTS}
             trainer = Trainer(cfg, self.cp_guidance, seed, self.device)
@@ -360,7 +387,8 @@ class E2ECPRL(Solver):
             if mk < best_mk:
                 best, best_mk = starts, mk
                 log(budget.steps, float(mk))
-        return Outcome(solutions=[best], info={"batches": i, "makespan": best_mk})
+        return Outcome(solutions=[best], info={"batches": i, "makespan": best_mk,
+                                               "policy": str(path) if path is not None else "trained in the run"})
 
 
 class PPODispatch(E2ECPRL):
@@ -381,6 +409,7 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=DEFAULTS["train_jobs"])
     ap.add_argument("--machines", type=int, default=DEFAULTS["train_machines"])
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--export", help="after training, write the policy alone (what ships) to this file")
     a = ap.parse_args(argv)
     cfg = {**DEFAULTS, "train_jobs": a.jobs, "train_machines": a.machines}
     trainer = Trainer(cfg, a.variant == "e2e-cp-rl", a.seed, a.device)
@@ -393,6 +422,10 @@ def main(argv=None):
         print(f"iter {trainer.iteration:5d}  steps {steps:9d}  episodes {int(episodes):6d}  "
               f"makespan / initial bound {ratio:.4f}", flush=True)
     trainer.train(a.seconds, out, log=log)
+    if a.export:
+        small = export_policy(out, Path(a.export))
+        print(f"exported {a.export}: iteration {small['iteration']}, {small['episodes']} episodes, "
+              f"{small.get('seconds', 0):.0f} s of training")
 
 
 if __name__ == "__main__":

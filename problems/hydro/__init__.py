@@ -11,7 +11,8 @@ Answer: a policy giving end-of-stage target volumes from [volumes, this stage's 
 t / T]; the stage LP implements it (penalised slack); objective: the total operating cost
 over the horizon (min), on 200 fixed inflow paths; constraint: load shed <= 0.1% of the horizon's
 demand energy. Reference: the SDDP lower bound (``bound``)
-or, for trees of at most 20,000 nodes, the deterministic equivalent (``optimal``); cached.
+or, for trees of at most 20,000 nodes, the deterministic equivalent (``optimal``); the
+wait-and-see bound on the test paths in its details; cached.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ...problem import Problem
 from ...registry import Param, register
 from ...spec import Constraint, Objective, Reference, Spec, TestScenarios
 from .dynamics import HydroSim
-from .sddp import SDDP, deterministic_equivalent
+from .sddp import SDDP, deterministic_equivalent, wait_and_see
 from .system import System, load_bolivia, synthetic
 
 SCENARIOS = dict(n=200, warmup=0, aggregate="sum")
@@ -51,7 +52,8 @@ class Hydro(Problem):
             value = cached_json("hydro", f"de_{self.key_digest()}_v1",
                                 lambda: {"value": deterministic_equivalent(s)})["value"]
             return Reference("optimal", value=value, lower=value, upper=value,
-                             source="deterministic equivalent on the full scenario tree (cvxpy + HiGHS)")
+                             source="deterministic equivalent on the full scenario tree (cvxpy + HiGHS)",
+                             details={"wait_and_see_test_paths": self.wait_and_see_test_paths()})
 
         def compute():
             r = SDDP(s).train(**SDDP_REFERENCE)
@@ -61,7 +63,20 @@ class Hydro(Problem):
         return Reference("bound", value=r["lb"], lower=r["lb"], upper=r["sim_ci"][1],
                          source=f"SDDP lower bound after {r['iterations']} iterations "
                                 f"({'stopping rule met' if r['converged'] else 'limit reached'}); "
-                                f"upper: its simulated cost's 95% CI upper end", details=r)
+                                f"upper: its simulated cost's 95% CI upper end",
+                         details={**r, "wait_and_see_test_paths": self.wait_and_see_test_paths()})
+
+    def test_paths(self):
+        """The inflow scenario indices [n, T] of the fixed test scenarios (as the engine draws them)."""
+        import torch
+        sc = self.spec.scenarios
+        return self.sim().reset(sc.n, torch.Generator().manual_seed(sc.seed), horizon=sc.horizon)["paths"].numpy()
+
+    def wait_and_see_test_paths(self) -> float:
+        """Mean over the test paths of each path's perfect-foresight optimum: no
+        non-anticipative policy scores below it on these paths (path by path). Cached."""
+        return cached_json("hydro", f"ws_{self.key_digest()}_v1",
+                           lambda: {"value": wait_and_see(self.system, self.test_paths())["value"]})["value"]
 
     def key_digest(self) -> str:
         import hashlib

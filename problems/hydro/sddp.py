@@ -114,48 +114,87 @@ def sample_paths(system: System, n: int, rng) -> np.ndarray:
     return rng.integers(system.inflows.shape[1], size=(n, system.stages))
 
 
-def deterministic_equivalent(system: System) -> float:
-    """The scenario tree's expected-cost optimum as one LP (cvxpy + HiGHS), written
-    independently of StageLP: every node of the tree (S^t nodes at stage t) has its own
-    variables. Only for tiny trees (S^T nodes)."""
-    import cvxpy as cp
+def _node(system: System, v_in, inflow, cp):
+    """One stage's variables and constraints in cvxpy (written independently of StageLP):
+    -> (end volumes, constraints, stage cost). ``inflow`` may be a constant or a Parameter."""
     from .system import STAGE_HOURS
-    s, R, G, S, T = system, system.n_res, len(system.thermal_cost), system.inflows.shape[1], system.stages
-    if S ** T > 20000:
-        raise ValueError(f"tree too large for the deterministic equivalent: {S}^{T} nodes")
-    cons, cost = [], 0
+    s, R, G = system, system.n_res, len(system.thermal_cost)
     up_q, up_s = system.upstream()
+    v, q, sp, g = cp.Variable(R), cp.Variable(R), cp.Variable(R), cp.Variable(G)
+    cons = [v >= s.vmin, v <= s.vmax, q >= 0, q <= s.qmax, sp >= 0, g >= 0, g <= s.thermal_pmax,
+            v == v_in + s.k * (inflow - q + up_q @ q) - sp + up_s @ sp]
     net = system.network
-    if net is not None:  # bus-incidence formulation (StageLP writes the same rows bus by bus)
+    if net is None:
+        d = cp.Variable()
+        cons += [d >= 0, s.prod @ q + cp.sum(g) + d == s.demand]
+    else:  # bus-incidence formulation (StageLP writes the same rows bus by bus)
         A = net.incidence()                                   # [L, B]
         Y = np.diag(net.base / net.br_x) @ A                  # flows = Y @ angles (MW)
         H = np.zeros((net.n_bus, R)); H[net.hydro_bus, np.arange(R)] = 1.0
         Gm = np.zeros((net.n_bus, G)); Gm[net.thermal_bus, np.arange(G)] = 1.0
-    frontier = [(s.v0, 1.0)]  # (incoming volume expression, probability)
+        d, ang = cp.Variable(net.n_bus), cp.Variable(net.n_bus)
+        cons += [d >= 0, d <= net.load, ang[net.ref] == 0, cp.abs(A @ ang) <= net.max_angle,
+                 H @ cp.multiply(s.prod, q) + Gm @ g + d - A.T @ (Y @ ang) == net.load]
+    cost = STAGE_HOURS * (s.thermal_cost @ g + s.deficit_cost * cp.sum(d) + s.hydro_cost * (s.prod @ q))
+    return v, cons, cost
+
+
+def _solve(prob, what: str) -> float:
+    import cvxpy as cp
+    with np.errstate(invalid="ignore"):  # cvxpy's bound propagation meets inf x 0 on free angles
+        prob.solve(solver=cp.HIGHS)
+    if prob.status != "optimal":
+        raise RuntimeError(f"{what}: {prob.status}")
+    return float(prob.value)
+
+
+def deterministic_equivalent(system: System) -> float:
+    """The scenario tree's expected-cost optimum as one LP (cvxpy + HiGHS): every node of the
+    tree (S^t nodes at stage t) has its own variables. Only for tiny trees (S^T nodes)."""
+    import cvxpy as cp
+    S, T = system.inflows.shape[1], system.stages
+    if S ** T > 20000:
+        raise ValueError(f"tree too large for the deterministic equivalent: {S}^{T} nodes")
+    cons, cost = [], 0
+    frontier = [(system.v0, 1.0)]  # (incoming volume expression, probability)
     for t in range(T):
         nxt = []
         for v_in, prob in frontier:
             for j in range(S):
-                v, q, sp = cp.Variable(R), cp.Variable(R), cp.Variable(R)
-                g = cp.Variable(G)
-                cons += [v >= s.vmin, v <= s.vmax, q >= 0, q <= s.qmax, sp >= 0, g >= 0,
-                         g <= s.thermal_pmax,
-                         v == v_in + s.k * (s.inflows[t, j] - q + up_q @ q) - sp + up_s @ sp]
-                if net is None:
-                    d = cp.Variable()
-                    cons += [d >= 0, s.prod @ q + cp.sum(g) + d == s.demand]
-                else:
-                    d, ang = cp.Variable(net.n_bus), cp.Variable(net.n_bus)
-                    cons += [d >= 0, d <= net.load, ang[net.ref] == 0,
-                             cp.abs(A @ ang) <= net.max_angle,
-                             H @ cp.multiply(s.prod, q) + Gm @ g + d - A.T @ (Y @ ang) == net.load]
-                stage = STAGE_HOURS * (s.thermal_cost @ g + s.deficit_cost * cp.sum(d) + s.hydro_cost * (s.prod @ q))
+                v, c, stage = _node(system, v_in, system.inflows[t, j], cp)
+                cons += c
                 cost = cost + prob / S * stage
                 nxt.append((v, prob / S))
         frontier = nxt
+    return _solve(cp.Problem(cp.Minimize(cost), cons), "deterministic equivalent")
+
+
+def wait_and_see(system: System, paths: np.ndarray | None = None) -> dict:
+    """The wait-and-see (perfect information) bound: the mean over inflow paths of the
+    horizon's optimum when the whole path is known in advance; a lower bound on any policy's
+    expected cost. One parameterised cvxpy LP over the horizon (inflows are Parameters),
+    compiled once and re-solved per path. ``paths`` [N, T] of scenario indices; None: every
+    path of the tree (exact; at most 20,000 paths), else the mean over ``paths`` with its 95%
+    confidence half-width."""
+    import itertools
+    import cvxpy as cp
+    S, T = system.inflows.shape[1], system.stages
+    exact = paths is None
+    if exact:
+        if S ** T > 20000:
+            raise ValueError(f"{S}^{T} paths: pass sampled paths")
+        paths = np.array(list(itertools.product(range(S), repeat=T)))
+    inflow = [cp.Parameter(system.n_res) for _ in range(T)]
+    cons, cost, v = [], 0, system.v0
+    for t in range(T):
+        v, c, stage = _node(system, v, inflow[t], cp)
+        cons += c
+        cost = cost + stage
     prob = cp.Problem(cp.Minimize(cost), cons)
-    with np.errstate(invalid="ignore"):  # cvxpy's bound propagation meets inf x 0 on free angles
-        prob.solve(solver=cp.HIGHS)
-    if prob.status != "optimal":
-        raise RuntimeError(f"deterministic equivalent: {prob.status}")
-    return float(prob.value)
+    values = np.zeros(len(paths))
+    for n, path in enumerate(paths):
+        for t, j in enumerate(path):
+            inflow[t].value = system.inflows[t, j]
+        values[n] = _solve(prob, "wait-and-see path")
+    half = 0.0 if exact or len(values) < 2 else 1.96 * values.std(ddof=1) / np.sqrt(len(values))
+    return {"value": float(values.mean()), "half_width": float(half), "paths": len(values), "exact": exact}
