@@ -41,6 +41,8 @@ bench: $(STAMP)  ## the issues' benchmark scripts (long: see their headers)
 	$(PY) benchmarks/jobshop_taillard.py
 	$(PY) benchmarks/hydro_lp_speed.py
 	$(PY) benchmarks/hydro_policies.py
+	$(PY) benchmarks/hydro_cobre_crosscheck.py
+	$(PY) benchmarks/routing_env_speed.py
 
 # Regenerate the pins from the current environment (after changing dependencies):
 constraints: $(STAMP)

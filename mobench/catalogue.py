@@ -25,7 +25,7 @@ def catalogue() -> dict:
                         objectives=[f"{o.name} ({o.sense})" for o in spec.objectives],
                         constraints=[f"{c.name} {'<=' if c.sense == 'le' else '>='} {c.threshold:g}"
                                      for c in spec.constraints],
-                        reference_kind=prob.reference().kind,
+                        reference_kind=prob.reference_kind(),
                         views=[v for v, ok in (("sim", prob.sim() is not None), ("env", True)) if ok])
             if spec.scenarios is not None:
                 sc = spec.scenarios

@@ -60,6 +60,8 @@ def check_problem(target: str) -> Report:
     def reference_ok():
         ref = problem.reference()
         assert ref.kind in REFERENCE_KINDS
+        assert problem.reference_kind() == ref.kind, \
+            f"reference_kind() says {problem.reference_kind()!r}, reference() gives {ref.kind!r}"
         if ref.kind != "none":
             assert ref.value is not None or ref.front is not None, "reference without value or front"
         return f"{ref.kind}" + (f" = {np.asarray(ref.value).reshape(-1)[:3].tolist()}" if ref.value is not None else "")

@@ -155,6 +155,11 @@ class Problem:
     def reference(self) -> Reference:
         return Reference.none("no reference declared")
 
+    def reference_kind(self) -> str:
+        """The kind ``reference()`` returns, without computing it (the catalogue lists kinds;
+        problems whose reference is costly override this)."""
+        return self.reference().kind
+
     # per-instance answers ("solutions" kind)
     def instances(self) -> list:
         raise NotImplementedError(f"{self.id} has no instance list")

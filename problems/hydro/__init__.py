@@ -45,6 +45,10 @@ class Hydro(Problem):
     def sim(self) -> HydroSim:
         return HydroSim(self.system)
 
+    def reference_kind(self) -> str:
+        s = self.system
+        return "optimal" if s.inflows.shape[1] ** s.stages <= 20000 else "bound"
+
     def reference(self) -> Reference:
         s = self.system
         S, T = s.inflows.shape[1], s.stages

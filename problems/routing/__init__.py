@@ -1,0 +1,130 @@
+"""Combinatorial BQ-MDPs (Drakulic, Michel, Mai, Sors, Andreoli, "BQ-NCO: Bisimulation
+Quotienting for Efficient Neural Combinatorial Optimization", NeurIPS 2023).
+
+``routing/tsp-v0``: the closed TSP on a fixed, seeded test set of ``N`` uniform points (1,000
+instances for N <= 100, 128 above, as in the paper; seed 1000 + N), or on one TSPLIB file
+(``instance`` = a shipped name such as ``eil51``, or a path). Answer: one tour per instance
+(a permutation), verified; objective: tour length (min). Reference: LKH-3 through elkai
+(``best-known``, per instance, cached under $MOBENCH_CACHE/routing keyed by the instances'
+checksum); the shipped TSPLIB instances' proved optima (``optimal``).
+``routing/knapsack-v0``: N items with weights and values uniform in (0, 1], capacity 25, the
+same test-set sizes; answer: the chosen items per instance; objective: value (max);
+reference: exact dynamic programming (``optimal``), cached.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ...cache import cached_json
+from ...problem import Problem
+from ...registry import Param, register
+from ...spec import Objective, Reference, Spec
+from .instances import (KnapsackInstance, TSPInstance, knapsack_test_set, load_tsplib, read_tsplib,
+                        tsp_test_set, TSPLIB_OPTIMA)
+from .knapsack import KnapsackBatch, KnapsackEnv, check_items, knapsack_dp
+from .tsp import TSPBatch, TSPEnv, check_tour, length, lkh_tour
+
+
+def test_set_size(n: int) -> int:
+    return 1000 if n <= 100 else 128
+
+
+def _seed(n: int) -> int:
+    return 1000 + n
+
+
+class TSP(Problem):
+    def __init__(self, N: int, instance: str):
+        if instance == "generated":
+            coords = tsp_test_set(N, test_set_size(N), _seed(N))
+            self._instances = [TSPInstance(f"uniform-{N}-{i}", c) for i, c in enumerate(coords)]
+            what = f"TSP, {len(coords)} instances of {N} uniform points"
+        else:
+            inst = load_tsplib(instance) if instance in TSPLIB_OPTIMA else read_tsplib(instance)
+            self._instances = [inst]
+            what = f"TSP, TSPLIB instance {inst.name} ({inst.n} nodes, EUC_2D)"
+        self.spec = Spec(id="", objectives=(Objective("length", "min"),), answer="solutions",
+                         description=what, tags=("routing", "tsp"))
+
+    def instances(self) -> list[TSPInstance]:
+        return self._instances
+
+    def batch(self, device="cpu") -> TSPBatch:
+        """All instances as one batched BQ-MDP (they share N and the distance rule)."""
+        insts = self._instances
+        return TSPBatch(np.stack([i.coords for i in insts]), insts[0].rounding, device)
+
+    def env(self) -> TSPEnv:
+        return TSPEnv(self._instances[0])
+
+    def verify(self, index, solution):
+        inst = self._instances[index]
+        tour = check_tour(solution, inst.n)
+        return np.array([length(inst, tour)]), np.zeros(0), True
+
+    def reference_kind(self) -> str:
+        return "optimal" if all(i.optimum is not None for i in self._instances) else "best-known"
+
+    def reference(self) -> Reference:
+        insts = self._instances
+        if all(i.optimum is not None for i in insts):
+            return Reference("optimal", value=[float(i.optimum) for i in insts], source=insts[0].source)
+        h = hashlib.sha256(b"".join(i.coords.tobytes() for i in insts) + insts[0].rounding.encode())
+        r = cached_json("routing", f"tsp_lkh_{h.hexdigest()[:16]}_v1", lambda: {
+            "lengths": [length(i, lkh_tour(i)) for i in insts]})
+        return Reference("best-known", value=r["lengths"],
+                         source="LKH-3 through elkai 2.0.1 (10 runs per instance)")
+
+
+class Knapsack(Problem):
+    def __init__(self, N: int):
+        self._instances = knapsack_test_set(N, test_set_size(N), _seed(N))
+        self.spec = Spec(id="", objectives=(Objective("value", "max"),), answer="solutions",
+                         description=f"0/1 knapsack, {len(self._instances)} instances of {N} items, capacity 25",
+                         tags=("routing", "knapsack"))
+
+    def instances(self) -> list[KnapsackInstance]:
+        return self._instances
+
+    def batch(self, device="cpu") -> KnapsackBatch:
+        insts = self._instances
+        return KnapsackBatch(np.stack([i.weights for i in insts]), np.stack([i.values for i in insts]),
+                             insts[0].capacity, device)
+
+    def env(self) -> KnapsackEnv:
+        return KnapsackEnv(self._instances[0])
+
+    def verify(self, index, solution):
+        inst = self._instances[index]
+        items, fits = check_items(solution, inst)
+        return np.array([float(inst.values[items].sum())]), np.zeros(0), fits
+
+    def reference_kind(self) -> str:
+        return "optimal"
+
+    def reference(self) -> Reference:
+        insts = self._instances
+        h = hashlib.sha256(b"".join(i.weights.tobytes() + i.values.tobytes() for i in insts))
+        r = cached_json("routing", f"knapsack_dp_{h.hexdigest()[:16]}_v1",
+                        lambda: {"values": [knapsack_dp(i) for i in insts]})
+        return Reference("optimal", value=r["values"], source="dynamic programming over integer capacity units")
+
+
+def _generated(values: dict) -> bool:
+    return values["instance"] == "generated"
+
+
+register("routing/tsp-v0", TSP, params={
+    "N": Param(50, low=5, high=1000, doc="nodes per generated instance", in_key=_generated),
+    "instance": Param("generated", doc="'generated' (the seeded test set), a shipped TSPLIB name "
+                                       f"({', '.join(sorted(TSPLIB_OPTIMA))}) or a path to a TSPLIB EUC_2D file")},
+    description="closed TSP as a BQ-MDP; per-instance tours scored against LKH or the TSPLIB optimum")
+register("routing/knapsack-v0", Knapsack, params={
+    "N": Param(200, low=5, high=1000, doc="items per instance (capacity 25 binds for N well above 50)")},
+    description="0/1 knapsack as a BQ-MDP; per-instance answers scored against the exact optimum")
+
+__all__ = ["TSP", "Knapsack", "TSPBatch", "TSPEnv", "KnapsackBatch", "KnapsackEnv", "TSPInstance",
+           "KnapsackInstance", "knapsack_dp", "lkh_tour", "load_tsplib", "read_tsplib"]

@@ -1,0 +1,156 @@
+"""Routing and packing instances: the generators of the BQ-NCO paper (Drakulic et al., NeurIPS
+2023), fixed seeded test sets, and the TSPLIB reader.
+
+TSP: N points uniform in the unit square, Euclidean distances (unrounded). TSPLIB files
+(EUC_2D): distances rounded to the nearest integer, as TSPLIB defines them.
+Knapsack: N items, weights and values uniform in (0, 1], capacity 25 (the paper's setting,
+taken from POMO; the capacity binds only for N well above 50). Weights are drawn on a grid of
+1e-4 (integers 1..10,000 divided by 10,000), so the dynamic program over integer capacity units
+is exact; values are unrounded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import MobenchError
+
+DATA = Path(__file__).parent / "data"
+TSPLIB_OPTIMA = {"eil51": 426, "berlin52": 7542, "kroA100": 21282, "ch150": 6528}
+WEIGHT_UNITS = 10_000          # knapsack weights are integers / WEIGHT_UNITS
+KNAPSACK_CAPACITY = 25.0
+
+
+class InstanceFileError(MobenchError, ValueError):
+    """A malformed instance file."""
+
+
+@dataclass(frozen=True, eq=False)
+class TSPInstance:
+    name: str
+    coords: np.ndarray            # [N, 2]
+    rounding: str = "none"        # "none": Euclidean; "euc2d": TSPLIB's nearest-integer rule
+    optimum: float | None = None  # proved optimal tour length, when known
+    source: str = ""
+
+    @property
+    def n(self) -> int:
+        return len(self.coords)
+
+    def distances(self) -> np.ndarray:
+        return distance_matrix(self.coords, self.rounding)
+
+
+def distance_matrix(coords: np.ndarray, rounding: str = "none") -> np.ndarray:
+    """[..., N, 2] -> [..., N, N]."""
+    d = np.sqrt(((coords[..., :, None, :] - coords[..., None, :, :]) ** 2).sum(-1))
+    if rounding == "euc2d":
+        return np.floor(d + 0.5)  # TSPLIB: (int)(sqrt(...) + 0.5)
+    if rounding != "none":
+        raise ValueError(f"rounding must be 'none' or 'euc2d', got {rounding!r}")
+    return d
+
+
+def tour_length(coords: np.ndarray, tour, rounding: str = "none") -> float:
+    """Length of the closed tour (a permutation of 0..N-1) under the instance's distances."""
+    t = np.asarray(tour, dtype=np.int64)
+    a, b = coords[t], coords[np.roll(t, -1)]
+    d = np.sqrt(((a - b) ** 2).sum(-1))
+    return float((np.floor(d + 0.5) if rounding == "euc2d" else d).sum())
+
+
+def tsp_test_set(n: int, count: int, seed: int) -> np.ndarray:
+    """``count`` instances of ``n`` uniform points: [count, n, 2] (float64)."""
+    return np.random.default_rng(seed).random((count, n, 2))
+
+
+@dataclass(frozen=True, eq=False)
+class KnapsackInstance:
+    weights: np.ndarray   # [N] float (multiples of 1 / WEIGHT_UNITS)
+    values: np.ndarray    # [N] float
+    capacity: float
+
+    @property
+    def n(self) -> int:
+        return len(self.weights)
+
+    def int_weights(self) -> tuple[np.ndarray, int]:
+        """Weights and capacity in integer units (exact for generated instances)."""
+        w = np.rint(self.weights * WEIGHT_UNITS).astype(np.int64)
+        return w, int(np.floor(self.capacity * WEIGHT_UNITS + 1e-9))
+
+
+def knapsack_test_set(n: int, count: int, seed: int, capacity: float = KNAPSACK_CAPACITY) -> list[KnapsackInstance]:
+    rng = np.random.default_rng(seed)
+    w = rng.integers(1, WEIGHT_UNITS + 1, (count, n)) / WEIGHT_UNITS
+    v = 1.0 - rng.random((count, n))  # (0, 1]
+    return [KnapsackInstance(w[i], v[i], capacity) for i in range(count)]
+
+
+# --- TSPLIB -------------------------------------------------------------------------------------
+
+def read_tsplib(path) -> TSPInstance:
+    """A TSPLIB ``.tsp`` file with ``EDGE_WEIGHT_TYPE: EUC_2D`` and a ``NODE_COORD_SECTION``."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InstanceFileError(f"cannot read {path}: {e}") from None
+    header, coords, i = {}, [], 0
+    while i < len(lines) and lines[i].strip() != "NODE_COORD_SECTION":
+        if ":" in lines[i]:
+            k, v = lines[i].split(":", 1)
+            header[k.strip().upper()] = v.strip()
+        i += 1
+    if i == len(lines):
+        raise InstanceFileError(f"{path}: no NODE_COORD_SECTION")
+    if header.get("EDGE_WEIGHT_TYPE") != "EUC_2D":
+        raise InstanceFileError(f"{path}: only EDGE_WEIGHT_TYPE EUC_2D is supported, "
+                                f"got {header.get('EDGE_WEIGHT_TYPE')!r}")
+    try:
+        n = int(header["DIMENSION"])
+    except (KeyError, ValueError):
+        raise InstanceFileError(f"{path}: missing or bad DIMENSION") from None
+    for line in lines[i + 1:]:
+        s = line.strip()
+        if not s:
+            continue
+        if s == "EOF":
+            break
+        parts = s.split()
+        if len(parts) != 3:
+            raise InstanceFileError(f"{path}: bad coordinate line {line!r}")
+        try:
+            coords.append((int(parts[0]), float(parts[1]), float(parts[2])))
+        except ValueError:
+            raise InstanceFileError(f"{path}: bad coordinate line {line!r}") from None
+    ids = [c[0] for c in coords]
+    if sorted(ids) != list(range(1, n + 1)):
+        raise InstanceFileError(f"{path}: node ids must be 1..{n} (DIMENSION), found {len(coords)} lines")
+    xy = np.array([c[1:] for c in sorted(coords)], dtype=float)
+    name = header.get("NAME", path.stem)
+    return TSPInstance(name, xy, "euc2d", TSPLIB_OPTIMA.get(name), f"TSPLIB file {path.name}")
+
+
+def read_tour(path) -> np.ndarray:
+    """A TSPLIB ``.opt.tour`` file -> 0-based node order."""
+    lines = Path(path).read_text().splitlines()
+    start = lines.index("TOUR_SECTION") + 1
+    out = []
+    for s in lines[start:]:
+        v = int(s.split()[0])
+        if v == -1:
+            break
+        out.append(v - 1)
+    return np.array(out)
+
+
+def load_tsplib(name: str) -> TSPInstance:
+    path = DATA / f"{name}.tsp"
+    if not path.exists():
+        raise InstanceFileError(f"unknown TSPLIB instance {name!r}; shipped: {sorted(TSPLIB_OPTIMA)}")
+    inst = read_tsplib(path)
+    return TSPInstance(inst.name, inst.coords, "euc2d", TSPLIB_OPTIMA[name],
+                       f"TSPLIB95 (Reinelt 1991), proved optimum {TSPLIB_OPTIMA[name]}")

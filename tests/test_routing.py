@@ -1,0 +1,150 @@
+"""Routing family: TSPLIB optima under TSPLIB rounding, the verifiers, masks, the exact
+knapsack DP against OR-Tools, LKH on a known optimum, baselines' properties, checks."""
+import numpy as np
+import pytest
+import torch
+
+import mobench
+from mobench.check import check_problem, check_solver
+from mobench.errors import InvalidAction, InvalidSolution
+from mobench.problems.routing import KnapsackBatch, TSPBatch, knapsack_dp, lkh_tour, load_tsplib, read_tsplib
+from mobench.problems.routing.instances import (DATA, TSPLIB_OPTIMA, InstanceFileError, KnapsackInstance,
+                                                knapsack_test_set, read_tour, tour_length, tsp_test_set)
+from mobench.problems.routing.knapsack import check_items
+from mobench.problems.routing.tsp import check_tour, length
+from mobench.solver import Budget, Clock, Log
+from mobench.solvers.routing_baselines import insertion_tour, nearest_neighbour_tours, two_opt
+
+
+@pytest.mark.parametrize("name", sorted(TSPLIB_OPTIMA))
+def test_tsplib_optimal_tours_have_the_published_lengths(name):
+    inst = load_tsplib(name)
+    tour = read_tour(DATA / f"{name}.opt.tour")
+    assert length(inst, tour) == TSPLIB_OPTIMA[name]  # eil51: 426 with nearest-integer rounding
+    assert tour_length(inst.coords, tour, "none") != TSPLIB_OPTIMA[name]  # the rounding matters
+
+
+def test_lkh_finds_eil51_optimum():
+    inst = load_tsplib("eil51")
+    assert length(inst, lkh_tour(inst)) == 426
+
+
+def test_tsp_verifier_rejects_each_kind_of_bad_tour():
+    n = 6
+    assert (check_tour([3, 1, 0, 2, 5, 4], n) == [3, 1, 0, 2, 5, 4]).all()
+    for bad in ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 4], [0, 1, 2, 3, 4, 6], [0, 1, 2, 3, 4, -1],
+                [0, 1.5, 2, 3, 4, 5], [[0, 1, 2], [3, 4, 5]], "012345"):
+        with pytest.raises(InvalidSolution):
+            check_tour(bad, n)
+    p = mobench.make("routing/tsp-v0:instance=eil51")
+    ev = mobench.evaluate(p, [list(range(50))])  # one node short: scored infeasible, never crashes
+    assert ev.summary["feasible_rate"] == 0.0
+
+
+def test_knapsack_verifier():
+    inst = KnapsackInstance(np.array([0.5, 0.4, 0.3]), np.array([1.0, 0.9, 0.2]), 0.8)
+    assert check_items([0, 2], inst)[1] and not check_items([0, 1], inst)[1]  # 0.9 > 0.8
+    for bad in ([0, 0], [3], [-1], [0.5]):
+        with pytest.raises(InvalidSolution):
+            check_items(bad, inst)
+
+
+def test_masks_never_allow_an_infeasible_action():
+    gen = torch.Generator().manual_seed(0)
+    b = TSPBatch(tsp_test_set(8, 16, 0))
+    while not b.done:
+        m = b.mask()
+        with pytest.raises(InvalidAction):
+            b.step(torch.where(m.all(1), 0, (~m).float().argmax(1)))  # a visited node
+        b.step(torch.multinomial(m.float(), 1, generator=gen)[:, 0])
+    for t in b.tours.numpy():
+        check_tour(t, 8)
+    insts = knapsack_test_set(300, 8, 1)
+    k = KnapsackBatch(np.stack([i.weights for i in insts]), np.stack([i.values for i in insts]), 25.0)
+    while not k.done.all():
+        m = k.mask()
+        pick = torch.multinomial(m.float() + (~m.any(1, keepdim=True)).float(), 1, generator=gen)[:, 0]
+        k.step(pick)
+    for inst, items in zip(insts, k.solutions()):
+        _, fits = check_items(items, inst)
+        left = 25.0 - inst.weights[items].sum()
+        assert fits and (np.delete(inst.weights, items) > left).all()  # nothing else fits at the end
+
+
+def test_knapsack_dp_equals_ortools():
+    from ortools.algorithms.python import knapsack_solver
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(5, 40))
+        w = rng.integers(1, 10_000, n)
+        v = rng.integers(1, 1000, n).astype(float)
+        cap = int(w.sum() * rng.uniform(0.2, 0.8))
+        inst = KnapsackInstance(w / 10_000, v, cap / 10_000)
+        s = knapsack_solver.KnapsackSolver(knapsack_solver.SolverType.KNAPSACK_MULTIDIMENSION_BRANCH_AND_BOUND_SOLVER, "t")
+        s.init(v.astype(int).tolist(), [w.tolist()], [cap])
+        assert knapsack_dp(inst) == s.solve()
+    for inst in knapsack_test_set(40, 5, 0, capacity=8.0):  # and the generated instances, by brute force
+        n = 16
+        sub = KnapsackInstance(inst.weights[:n], inst.values[:n], 4.0)
+        masks = (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1
+        ok = masks @ np.rint(sub.weights * 10_000).astype(int) <= 40_000
+        assert knapsack_dp(sub) == pytest.approx((masks[ok] @ sub.values).max(), abs=1e-12)
+
+
+def test_baselines_on_eil51():
+    inst = load_tsplib("eil51")
+    d = inst.distances()
+    nn = nearest_neighbour_tours(TSPBatch(inst.coords[None], "euc2d"))[0]
+    opt = two_opt(nn, d)
+    for t in (nn, opt, insertion_tour(d, False), insertion_tour(d, True)):
+        assert length(inst, check_tour(t, 51)) >= 426
+    assert length(inst, opt) < length(inst, nn)
+    # 2-opt stops at a local optimum: no segment reversal shortens the tour
+    n = 51
+    for i in range(n - 1):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue
+            a, b, c, e = opt[i], opt[i + 1], opt[j], opt[(j + 1) % n]
+            assert d[a, b] + d[c, e] <= d[a, c] + d[b, e] + 1e-9
+
+
+def test_greedy_never_beats_the_exact_optimum():
+    p = mobench.make("routing/knapsack-v0:N=200")
+    p._instances = p._instances[:20]  # a subset keeps the exact references quick
+    out = mobench.make_solver("greedy-ratio").solve(p, Clock(Budget(seconds=60)), 0, Log())
+    vals = np.array([p.verify(i, s)[0][0] for i, s in enumerate(out.solutions)])
+    ref = np.array(p.reference().value)
+    assert (vals <= ref + 1e-9).all() and (vals >= 0.9 * ref).all()
+    assert mobench.evaluate(p, out).summary["feasible_rate"] == 1.0
+
+
+def test_malformed_tsplib_files(tmp_path):
+    good = (DATA / "eil51.tsp").read_text()
+    cases = {"no_section.tsp": good.replace("NODE_COORD_SECTION", "COORDS"),
+             "geo.tsp": good.replace("EUC_2D", "GEO"),
+             "short.tsp": "\n".join(good.splitlines()[:20]),
+             "bad_line.tsp": good.replace("2 49 49", "2 49"),
+             "binary.tsp": None}
+    for name, text in cases.items():
+        f = tmp_path / name
+        if text is None:
+            f.write_bytes(b"\xff\xfe\x00")
+        else:
+            f.write_text(text)
+        with pytest.raises(InstanceFileError, match=name):
+            read_tsplib(f)
+    with pytest.raises(InstanceFileError, match="unknown TSPLIB instance"):
+        load_tsplib("eil52")
+
+
+def test_checks_pass():
+    for target in ("routing/tsp-v0:instance=eil51", "routing/knapsack-v0:N=20"):
+        rep = check_problem(target)
+        assert rep.ok, "\n".join(rep.lines)
+    for name, target in (("nearest-neighbour", "routing/tsp-v0:instance=eil51"),
+                         ("two-opt", "routing/tsp-v0:instance=eil51"),
+                         ("farthest-insertion", "routing/tsp-v0:instance=berlin52"),
+                         ("greedy-ratio", "routing/knapsack-v0:N=20")):
+        rep = check_solver(name, target)
+        assert rep.ok, "\n".join(rep.lines)
