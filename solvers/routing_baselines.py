@@ -5,7 +5,8 @@ and `farthest-insertion` (the classic insertion heuristics, Rosenkrantz, Stearns
 start from node 0 and its nearest (cheapest) or farthest (farthest) node, then insert each
 chosen node where it lengthens the tour least), `two-opt` (2-opt local search to a local
 optimum, best improvement per pass, from the nearest-neighbour tour).
-Knapsack: `greedy-ratio` (items by value / weight, each taken when it fits).
+CVRP: `clarke-wright` (parallel savings). Knapsack: `greedy-ratio` (items by value / weight,
+each taken when it fits).
 Why written here: these are a few lines each in numpy; the PyPI packages that carry them
 (e.g. python-tsp) loop in Python per move and are slower at the test-set sizes used here.
 """
@@ -119,6 +120,52 @@ class TwoOpt(_Routing):
         return Outcome(solutions=tours)
 
 
+def clarke_wright(instance) -> list[list[int]]:
+    """Parallel savings (Clarke and Wright 1964): start from one route per customer, merge route
+    ends in decreasing order of the saving d(0,i) + d(0,j) - d(i,j) while the load fits."""
+    xy, dem, cap, n = instance.coords, instance.demand, instance.capacity, instance.n
+    d = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))
+    i, j = np.triu_indices(n + 1, 1)
+    keep = i > 0
+    i, j = i[keep], j[keep]
+    sav = d[0, i] + d[0, j] - d[i, j]
+    order = np.argsort(-sav, kind="stable")
+    route_of = list(range(n + 1))
+    routes = {c: [c] for c in range(1, n + 1)}
+    load = {c: int(dem[c]) for c in range(1, n + 1)}
+    for k in order:
+        if sav[k] <= 0:
+            break
+        a, b = int(i[k]), int(j[k])
+        ra, rb = route_of[a], route_of[b]
+        if ra == rb or load[ra] + load[rb] > cap:
+            continue
+        A, B = routes[ra], routes[rb]
+        if A[-1] == a and B[0] == b:
+            new = A + B
+        elif A[0] == a and B[-1] == b:
+            new = B + A
+        elif A[-1] == a and B[-1] == b:
+            new = A + B[::-1]
+        elif A[0] == a and B[0] == b:
+            new = A[::-1] + B
+        else:  # a or b is inside its route
+            continue
+        routes[ra], load[ra] = new, load[ra] + load[rb]
+        del routes[rb], load[rb]
+        for c in B:
+            route_of[c] = ra
+    return list(routes.values())
+
+
+class ClarkeWright(_Routing):
+    description = "Clarke-Wright savings (parallel version)"
+    tag = "cvrp"
+
+    def solve(self, problem, budget, seed, log):
+        return Outcome(solutions=[clarke_wright(inst) for inst in problem.instances()])
+
+
 class GreedyRatio(_Routing):
     description = "items by value / weight, each taken when it fits (batched over instances)"
     tag = "knapsack"
@@ -142,3 +189,4 @@ register_solver("cheapest-insertion", CheapestInsertion)
 register_solver("farthest-insertion", FarthestInsertion)
 register_solver("two-opt", TwoOpt)
 register_solver("greedy-ratio", GreedyRatio)
+register_solver("clarke-wright", ClarkeWright)

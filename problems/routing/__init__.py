@@ -10,6 +10,10 @@ checksum); the shipped TSPLIB instances' proved optima (``optimal``).
 ``routing/knapsack-v0``: N items with weights and values uniform in (0, 1], capacity 25, the
 same test-set sizes; answer: the chosen items per instance; objective: value (max);
 reference: exact dynamic programming (``optimal``), cached.
+``routing/cvrp-v0``: depot and N customers uniform in the unit square, demands 1..9, capacity by
+N (Kool et al.; the paper for N >= 200); answer: routes per instance; objective: total length
+(min); reference: PyVRP's hybrid genetic search with a time limit (``best-known``), cached.
+``count`` (all three): the test-set size, 0 for the paper's.
 """
 from __future__ import annotations
 
@@ -22,14 +26,16 @@ from ...cache import cached_json
 from ...problem import Problem
 from ...registry import Param, register
 from ...spec import Objective, Reference, Spec
-from .instances import (KnapsackInstance, TSPInstance, knapsack_test_set, load_tsplib, read_tsplib,
-                        tsp_test_set, TSPLIB_OPTIMA)
+from .cvrp import CVRPBatch, CVRPEnv, check_routes, pyvrp_routes, routes_length
+from .instances import (CVRPInstance, KnapsackInstance, TSPInstance, cvrp_test_set, knapsack_test_set,
+                        load_tsplib, read_tsplib, tsp_test_set, TSPLIB_OPTIMA)
 from .knapsack import KnapsackBatch, KnapsackEnv, check_items, knapsack_dp
 from .tsp import TSPBatch, TSPEnv, check_tour, length, lkh_tour
 
 
-def test_set_size(n: int) -> int:
-    return 1000 if n <= 100 else 128
+def test_set_size(n: int, count: int = 0) -> int:
+    """The paper's sizes (1,000 instances for N <= 100, 128 above) unless ``count`` > 0."""
+    return count if count > 0 else (1000 if n <= 100 else 128)
 
 
 def _seed(n: int) -> int:
@@ -37,9 +43,9 @@ def _seed(n: int) -> int:
 
 
 class TSP(Problem):
-    def __init__(self, N: int, instance: str):
+    def __init__(self, N: int, instance: str, count: int):
         if instance == "generated":
-            coords = tsp_test_set(N, test_set_size(N), _seed(N))
+            coords = tsp_test_set(N, test_set_size(N, count), _seed(N))
             self._instances = [TSPInstance(f"uniform-{N}-{i}", c) for i, c in enumerate(coords)]
             what = f"TSP, {len(coords)} instances of {N} uniform points"
         else:
@@ -80,8 +86,8 @@ class TSP(Problem):
 
 
 class Knapsack(Problem):
-    def __init__(self, N: int):
-        self._instances = knapsack_test_set(N, test_set_size(N), _seed(N))
+    def __init__(self, N: int, count: int):
+        self._instances = knapsack_test_set(N, test_set_size(N, count), _seed(N))
         self.spec = Spec(id="", objectives=(Objective("value", "max"),), answer="solutions",
                          description=f"0/1 knapsack, {len(self._instances)} instances of {N} items, capacity 25",
                          tags=("routing", "knapsack"))
@@ -113,18 +119,73 @@ class Knapsack(Problem):
         return Reference("optimal", value=r["values"], source="dynamic programming over integer capacity units")
 
 
+class CVRP(Problem):
+    def __init__(self, N: int, count: int):
+        self._instances = cvrp_test_set(N, test_set_size(N, count), _seed(N))
+        self.spec = Spec(id="", objectives=(Objective("length", "min"),), answer="solutions",
+                         description=f"CVRP, {len(self._instances)} instances of {N} customers, "
+                                     f"capacity {self._instances[0].capacity}", tags=("routing", "cvrp"))
+
+    def instances(self) -> list[CVRPInstance]:
+        return self._instances
+
+    def batch(self, device="cpu") -> CVRPBatch:
+        insts = self._instances
+        return CVRPBatch(np.stack([i.coords for i in insts]), np.stack([i.demand for i in insts]),
+                         insts[0].capacity, device)
+
+    def env(self) -> CVRPEnv:
+        return CVRPEnv(self._instances[0])
+
+    def verify(self, index, solution):
+        inst = self._instances[index]
+        routes, fits = check_routes(solution, inst)
+        return np.array([routes_length(inst, routes)]), np.zeros(0), fits
+
+    def reference_kind(self) -> str:
+        return "best-known"
+
+    def reference(self) -> Reference:
+        insts = self._instances
+        secs = cvrp_reference_seconds(insts[0].n)
+        h = hashlib.sha256(b"".join(i.coords.tobytes() + i.demand.tobytes() for i in insts))
+        r = cached_json("routing", f"cvrp_pyvrp_{h.hexdigest()[:16]}_{secs:g}s_v1", lambda: {
+            "lengths": [routes_length(i, pyvrp_routes(i, secs)) for i in insts]})
+        return Reference("best-known", value=r["lengths"],
+                         source=f"PyVRP 0.14.1 hybrid genetic search, {secs:g} s per instance")
+
+
+def cvrp_reference_seconds(n: int) -> float:
+    """PyVRP's time per reference instance: 1 s up to 50 customers, N / 50 s above, at most 20 s."""
+    return float(min(20.0, max(1.0, n / 50)))
+
+
 def _generated(values: dict) -> bool:
     return values["instance"] == "generated"
+
+
+def _count_set(values: dict) -> bool:
+    return values.get("count", 0) > 0 and values.get("instance", "generated") == "generated"
+
+
+COUNT = Param(0, low=0, high=100_000, in_key=_count_set,
+              doc="test instances (0: the paper's 1,000 for N <= 100, 128 above); fewer for quick runs")
 
 
 register("routing/tsp-v0", TSP, params={
     "N": Param(50, low=5, high=1000, doc="nodes per generated instance", in_key=_generated),
     "instance": Param("generated", doc="'generated' (the seeded test set), a shipped TSPLIB name "
-                                       f"({', '.join(sorted(TSPLIB_OPTIMA))}) or a path to a TSPLIB EUC_2D file")},
+                                       f"({', '.join(sorted(TSPLIB_OPTIMA))}) or a path to a TSPLIB EUC_2D file"),
+    "count": COUNT},
     description="closed TSP as a BQ-MDP; per-instance tours scored against LKH or the TSPLIB optimum")
 register("routing/knapsack-v0", Knapsack, params={
-    "N": Param(200, low=5, high=1000, doc="items per instance (capacity 25 binds for N well above 50)")},
+    "N": Param(200, low=5, high=1000, doc="items per instance (capacity 25 binds for N well above 50)"),
+    "count": COUNT},
     description="0/1 knapsack as a BQ-MDP; per-instance answers scored against the exact optimum")
+register("routing/cvrp-v0", CVRP, params={
+    "N": Param(50, low=5, high=1000, doc="customers (capacity 30/40/50/80/100/250 for N = 20/50/100/200/500/1000)"),
+    "count": COUNT},
+    description="capacitated VRP as a BQ-MDP; per-instance routes scored against PyVRP's HGS")
 
-__all__ = ["TSP", "Knapsack", "TSPBatch", "TSPEnv", "KnapsackBatch", "KnapsackEnv", "TSPInstance",
+__all__ = ["TSP", "Knapsack", "CVRP", "CVRPBatch", "CVRPEnv", "TSPBatch", "TSPEnv", "KnapsackBatch", "KnapsackEnv", "TSPInstance",
            "KnapsackInstance", "knapsack_dp", "lkh_tour", "load_tsplib", "read_tsplib"]

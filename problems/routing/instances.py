@@ -154,3 +154,39 @@ def load_tsplib(name: str) -> TSPInstance:
     inst = read_tsplib(path)
     return TSPInstance(inst.name, inst.coords, "euc2d", TSPLIB_OPTIMA[name],
                        f"TSPLIB95 (Reinelt 1991), proved optimum {TSPLIB_OPTIMA[name]}")
+
+
+# --- CVRP ---------------------------------------------------------------------------------------
+
+# Vehicle capacity by problem size: Kool et al. (2019) for N = 10, 20, 50, 100; the BQ-NCO paper
+# for N = 200, 500, 1000. Another N takes the capacity of the next listed size (250 above 1000).
+CVRP_CAPACITY = {10: 20, 20: 30, 50: 40, 100: 50, 200: 80, 500: 100, 1000: 250}
+
+
+def cvrp_capacity(n: int) -> int:
+    for size in sorted(CVRP_CAPACITY):
+        if n <= size:
+            return CVRP_CAPACITY[size]
+    return 250
+
+
+@dataclass(frozen=True, eq=False)
+class CVRPInstance:
+    coords: np.ndarray    # [N + 1, 2]; node 0 is the depot
+    demand: np.ndarray    # [N + 1] integers; demand[0] = 0
+    capacity: int
+
+    @property
+    def n(self) -> int:
+        """Number of customers."""
+        return len(self.coords) - 1
+
+
+def cvrp_test_set(n: int, count: int, seed: int) -> list[CVRPInstance]:
+    """Depot and customers uniform in the unit square, demands uniform in 1..9."""
+    rng = np.random.default_rng(seed)
+    xy = rng.random((count, n + 1, 2))
+    dem = rng.integers(1, 10, (count, n + 1))
+    dem[:, 0] = 0
+    cap = cvrp_capacity(n)
+    return [CVRPInstance(xy[i], dem[i], cap) for i in range(count)]

@@ -1,0 +1,200 @@
+"""The CVRP as a BQ-MDP (Drakulic et al., NeurIPS 2023): the state is the unvisited customers,
+the current node and the remaining capacity; each customer offers two actions, going to it
+directly or through the depot (which refills the vehicle); direct moves are masked when the
+customer's demand exceeds the remaining capacity. Batched in torch (``CVRPBatch``), a
+Gymnasium view (``CVRPEnv``), the verifier, and the PyVRP (hybrid genetic search) reference.
+
+A solution is a list of routes (each a list of customer ids 1..N), or one flat sequence in
+which 0 marks a return to the depot.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from ...errors import InvalidAction, InvalidSolution
+from .instances import CVRPInstance
+
+
+def as_routes(solution, n: int) -> list[np.ndarray]:
+    """Normalise a solution to a list of non-empty routes of customer ids (1..n)."""
+    try:
+        def ints(seq):
+            arr = np.asarray(seq, dtype=float).reshape(-1)
+            if (arr != np.round(arr)).any():
+                raise ValueError
+            return [int(x) for x in arr]
+        if len(solution) and all(np.ndim(r) == 1 for r in solution):
+            flat = []
+            for r in solution:
+                flat += [0] + ints(r)
+        else:
+            flat = ints(solution)
+    except (ValueError, TypeError):
+        raise InvalidSolution(f"a CVRP answer is a list of routes or a flat sequence, got {solution!r:.80}") from None
+    routes, cur = [], []
+    for x in flat + [0]:
+        if x == 0:
+            if cur:
+                routes.append(np.array(cur))
+            cur = []
+        else:
+            cur.append(x)
+    seen = np.concatenate(routes) if routes else np.zeros(0, int)
+    if len(seen) != n or (np.sort(seen) != np.arange(1, n + 1)).any():
+        raise InvalidSolution(f"every customer 1..{n} must be visited exactly once")
+    return routes
+
+
+def routes_length(instance: CVRPInstance, routes) -> float:
+    xy = instance.coords
+    total = 0.0
+    for r in routes:
+        path = np.concatenate([[0], r, [0]])
+        total += float(np.sqrt(((xy[path[1:]] - xy[path[:-1]]) ** 2).sum(1)).sum())
+    return total
+
+
+def check_routes(solution, instance: CVRPInstance) -> tuple[list[np.ndarray], bool]:
+    """-> (routes, every route within capacity)."""
+    routes = as_routes(solution, instance.n)
+    return routes, all(int(instance.demand[r].sum()) <= instance.capacity for r in routes)
+
+
+class CVRPBatch:
+    """B instances of N customers. Actions 0..N-1: customer a + 1 directly; N..2N-1: customer
+    a - N + 1 through the depot (not offered at the depot, where it equals the direct move)."""
+
+    def __init__(self, coords, demand, capacity, device="cpu"):
+        self.coords = torch.as_tensor(coords, dtype=torch.float64, device=device)
+        self.demand = torch.as_tensor(demand, dtype=torch.long, device=device)
+        self.B, n1, _ = self.coords.shape
+        self.N = n1 - 1
+        self.capacity = int(capacity)
+        self.rows = torch.arange(self.B, device=device)
+        self.current = torch.zeros(self.B, dtype=torch.long, device=device)
+        self.left = torch.full((self.B,), self.capacity, dtype=torch.long, device=device)
+        self.visited = torch.zeros(self.B, n1, dtype=torch.bool, device=device)
+        self.visited[:, 0] = True
+        self.length = torch.zeros(self.B, dtype=torch.float64, device=device)
+        self.sequence = []  # per step [B]: the node visited, 0 for a depot return
+
+    @property
+    def done(self) -> bool:
+        return bool(self.visited.all())
+
+    def mask(self) -> torch.Tensor:
+        """[B, 2N]."""
+        open_ = ~self.visited[:, 1:]
+        direct = open_ & (self.demand[:, 1:] <= self.left[:, None])
+        via = open_ & (self.current != 0)[:, None]
+        return torch.cat([direct, via], dim=1)
+
+    def _dist(self, a, b):
+        return (self.coords[self.rows, a] - self.coords[self.rows, b]).norm(dim=-1)
+
+    def step(self, action) -> torch.Tensor:
+        if self.done:
+            raise InvalidAction("every customer is served")
+        a = torch.as_tensor(action, dtype=torch.long, device=self.coords.device).reshape(self.B)
+        if ((a < 0) | (a >= 2 * self.N)).any() or not self.mask()[self.rows, a].all():
+            raise InvalidAction("an action serves a served customer, exceeds the capacity or is no action")
+        via = a >= self.N
+        node = torch.where(via, a - self.N, a) + 1
+        depot = torch.zeros_like(node)
+        add = torch.where(via, self._dist(self.current, depot) + self._dist(depot, node), self._dist(self.current, node))
+        self.left = torch.where(via, torch.full_like(self.left, self.capacity), self.left) - self.demand[self.rows, node]
+        self.visited[self.rows, node] = True
+        self.sequence.append(torch.where(via, -node, node))  # negative: reached through the depot
+        self.current = node
+        if self.done:
+            add = add + self._dist(node, depot)
+        self.length += add
+        return add
+
+    def solutions(self) -> list[list[int]]:
+        """Flat sequences with 0 for each depot return."""
+        seq = torch.stack(self.sequence, 1).cpu().numpy() if self.sequence else np.zeros((self.B, 0), int)
+        out = []
+        for row in seq:
+            flat = []
+            for x in row:
+                if x < 0:
+                    flat.append(0)
+                flat.append(abs(int(x)))
+            out.append(flat)
+        return out
+
+
+class CVRPEnv(gym.Env):
+    """Gymnasium view of one instance: observation ``nodes`` [N + 1, 3] (x, y, demand / capacity),
+    ``current`` (one-hot [N + 1]), ``remaining`` [1] (capacity left / capacity),
+    ``action_mask`` [2N]; reward: minus the distance travelled; the final info holds the routes."""
+    metadata = {"render_modes": []}
+
+    def __init__(self, instance: CVRPInstance):
+        self.instance, N = instance, instance.n
+        self.action_space = gym.spaces.Discrete(2 * N)
+        self.observation_space = gym.spaces.Dict({
+            "nodes": gym.spaces.Box(-np.inf, np.inf, (N + 1, 3), np.float32),
+            "current": gym.spaces.MultiBinary(N + 1),
+            "remaining": gym.spaces.Box(0.0, 1.0, (1,), np.float32),
+            "action_mask": gym.spaces.MultiBinary(2 * N),
+        })
+        self.batch = None
+
+    def _obs(self):
+        inst, b = self.instance, self.batch
+        cur = np.zeros(inst.n + 1, np.int8)
+        cur[int(b.current[0])] = 1
+        nodes = np.concatenate([inst.coords, (inst.demand / inst.capacity)[:, None]], 1).astype(np.float32)
+        return {"nodes": nodes, "current": cur,
+                "remaining": np.array([float(b.left[0]) / inst.capacity], np.float32),
+                "action_mask": b.mask()[0].numpy().astype(np.int8)}
+
+    def action_masks(self) -> np.ndarray:
+        return self.batch.mask()[0].numpy()
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        inst = self.instance
+        self.batch = CVRPBatch(inst.coords[None], inst.demand[None], inst.capacity)
+        return self._obs(), {}
+
+    def step(self, action):
+        if self.batch is None:
+            raise RuntimeError("call reset() before step()")
+        if not self.action_space.contains(int(action)) or not bool(self.batch.mask()[0, int(action)]):
+            raise InvalidAction(f"action {action} is masked")
+        add = float(self.batch.step(torch.tensor([int(action)]))[0])
+        done = self.batch.done
+        info = {"cost": np.zeros(0)}
+        if done:
+            info["solution"] = self.batch.solutions()[0]
+        return self._obs(), -add, done, False, info
+
+
+def pyvrp_routes(instance: CVRPInstance, seconds: float, seed: int = 0) -> list[list[int]]:
+    """PyVRP's hybrid genetic search (Wouda, Lan, Kool 2024) within ``seconds``; distances in
+    units of 1e-6 (PyVRP takes integers)."""
+    from pyvrp import Model
+    from pyvrp.stop import MaxRuntime
+    xy, n = instance.coords, instance.n
+    m = Model()
+    locs = [m.add_location(x=float(x), y=float(y)) for x, y in xy]
+    m.add_vehicle_type(num_available=n, capacity=int(instance.capacity))
+    m.add_depot(locs[0])
+    for i in range(1, n + 1):
+        m.add_client(locs[i], delivery=int(instance.demand[i]))
+    d = np.rint(1e6 * np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))).astype(np.int64)
+    for i, a in enumerate(locs):
+        for j, b in enumerate(locs):
+            m.add_edge(a, b, distance=int(d[i, j]))
+    import warnings
+    with warnings.catch_warnings():  # its penalty-bound warning is advice, not an error
+        warnings.simplefilter("ignore")
+        res = m.solve(stop=MaxRuntime(seconds), display=False, seed=seed)
+    if not res.is_feasible():
+        raise RuntimeError("PyVRP found no feasible solution")
+    return [[a.idx + 1 for a in route if a.is_client()] for route in res.best.routes()]  # client idx is 0-based
