@@ -59,7 +59,6 @@ def main():
     t0 = time.perf_counter()
     kb = KnapsackBatch(W, V, 25.0)
     steps = 0
-    rows = torch.arange(kb.B)
     rank = torch.as_tensor(np.argsort(order, axis=1))  # position of each item in the greedy order
     while not kb.done.all():
         m = kb.mask()

@@ -28,3 +28,13 @@ def cached_json(family: str, name: str, compute: Callable[[], dict]) -> dict:
     tmp.write_text(json.dumps(out))
     tmp.replace(f)
     return out
+
+
+def peek_json(family: str, name: str) -> dict | None:
+    """The JSON stored under ``family/name.json`` if it is there and readable, else None
+    (never computes)."""
+    f = cache_dir(family) / f"{name}.json"
+    try:
+        return json.loads(f.read_text())
+    except (OSError, ValueError):
+        return None

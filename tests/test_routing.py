@@ -179,3 +179,28 @@ def test_cvrp_verifier_masks_and_baselines():
     rep = check_problem("routing/cvrp-v0:N=20,count=4")
     assert rep.ok, "\n".join(rep.lines)
     assert check_solver("clarke-wright", "routing/cvrp-v0:N=20,count=4").ok
+
+
+def test_op_verifier_masks_mip_and_greedy():
+    from mobench.problems.routing.op import check_op_tour, op_length
+    p = mobench.make("routing/op-v0:N=10,count=4")
+    inst = p.instances()[0]
+    for bad in ([0, 1], [1, 1], [11], [1.5], "a"):
+        with pytest.raises(InvalidSolution):
+            check_op_tour(bad, inst)
+    every = list(range(1, 11))
+    assert op_length(inst, every) > inst.max_length and not check_op_tour(every, inst)[1]  # over budget
+    gen = torch.Generator().manual_seed(1)
+    b = p.batch()
+    while not b.done.all():
+        b.step(torch.multinomial(b.mask().float(), 1, generator=gen)[:, 0])
+    ref = p.reference()
+    assert ref.kind == "optimal"  # N = 10: the MIP proves every instance
+    greedy = mobench.make_solver("greedy-prize").solve(p, Clock(Budget(seconds=60)), 0, Log()).solutions
+    for i, (rnd, gr) in enumerate(zip(b.solutions(), greedy)):
+        for sol in (rnd, gr):
+            (prize,), _, ok = p.verify(i, sol)
+            assert ok and prize <= ref.value[i] + 1e-9  # feasible, and never above the proved optimum
+    rep = check_problem("routing/op-v0:N=10,count=4")
+    assert rep.ok, "\n".join(rep.lines)
+    assert check_solver("greedy-prize", "routing/op-v0:N=10,count=4").ok

@@ -13,22 +13,25 @@ reference: exact dynamic programming (``optimal``), cached.
 ``routing/cvrp-v0``: depot and N customers uniform in the unit square, demands 1..9, capacity by
 N (Kool et al.; the paper for N >= 200); answer: routes per instance; objective: total length
 (min); reference: PyVRP's hybrid genetic search with a time limit (``best-known``), cached.
-``count`` (all three): the test-set size, 0 for the paper's.
+``routing/op-v0``: orienteering with Kool et al.'s distance-based prizes and length budget;
+answer: the visited nodes per instance; objective: prize (max); reference: an MTZ MIP (cvxpy +
+HiGHS) with a time limit per instance (``optimal`` when every instance is proved).
+``count`` (all): the test-set size, 0 for the paper's.
 """
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
-from ...cache import cached_json
+from ...cache import cached_json, peek_json
 from ...problem import Problem
 from ...registry import Param, register
 from ...spec import Objective, Reference, Spec
+from .op import OPBatch, OPEnv, check_op_tour, op_mip
 from .cvrp import CVRPBatch, CVRPEnv, check_routes, pyvrp_routes, routes_length
-from .instances import (CVRPInstance, KnapsackInstance, TSPInstance, cvrp_test_set, knapsack_test_set,
-                        load_tsplib, read_tsplib, tsp_test_set, TSPLIB_OPTIMA)
+from .instances import (CVRPInstance, KnapsackInstance, OPInstance, TSPInstance, cvrp_test_set,
+                        knapsack_test_set, load_tsplib, op_test_set, read_tsplib, tsp_test_set, TSPLIB_OPTIMA)
 from .knapsack import KnapsackBatch, KnapsackEnv, check_items, knapsack_dp
 from .tsp import TSPBatch, TSPEnv, check_tour, length, lkh_tour
 
@@ -155,6 +158,56 @@ class CVRP(Problem):
                          source=f"PyVRP 0.14.1 hybrid genetic search, {secs:g} s per instance")
 
 
+class Orienteering(Problem):
+    def __init__(self, N: int, count: int):
+        self._instances = op_test_set(N, test_set_size(N, count), _seed(N))
+        self.spec = Spec(id="", objectives=(Objective("prize", "max"),), answer="solutions",
+                         description=f"orienteering, {len(self._instances)} instances of {N} nodes, "
+                                     f"length budget {self._instances[0].max_length:g}", tags=("routing", "op"))
+
+    def instances(self) -> list[OPInstance]:
+        return self._instances
+
+    def batch(self, device="cpu") -> OPBatch:
+        insts = self._instances
+        return OPBatch(np.stack([i.coords for i in insts]), np.stack([i.prize for i in insts]),
+                       insts[0].max_length, device)
+
+    def env(self) -> OPEnv:
+        return OPEnv(self._instances[0])
+
+    def verify(self, index, solution):
+        inst = self._instances[index]
+        nodes, fits = check_op_tour(solution, inst)
+        return np.array([float(inst.prize[nodes].sum())]), np.zeros(0), fits
+
+    def _cache_name(self) -> str:
+        insts = self._instances
+        h = hashlib.sha256(b"".join(i.coords.tobytes() for i in insts) + str(insts[0].max_length).encode())
+        return f"op_mip_{h.hexdigest()[:16]}_{OP_MIP_SECONDS:g}s_v1"
+
+    def reference_kind(self) -> str:
+        """``optimal`` once the MIP has proved every instance; before it has run (hours of CPU
+        for the default test set), ``best-known``, what a time-limited MIP promises."""
+        r = peek_json("routing", self._cache_name())
+        return "optimal" if r is not None and all(r["proved"]) else "best-known"
+
+    def reference(self) -> Reference:
+        insts = self._instances
+
+        def compute():
+            res = [op_mip(i, OP_MIP_SECONDS) for i in insts]
+            return {"prizes": [v for v, _, _ in res], "proved": [p for _, _, p in res]}
+        r = cached_json("routing", self._cache_name(), compute)
+        proved = all(r["proved"])
+        return Reference("optimal" if proved else "best-known", value=r["prizes"],
+                         source=f"MIP (Miller-Tucker-Zemlin, cvxpy + HiGHS), {OP_MIP_SECONDS:g} s per instance, "
+                                f"{sum(r['proved'])} of {len(insts)} proved optimal")
+
+
+OP_MIP_SECONDS = 60.0
+
+
 def cvrp_reference_seconds(n: int) -> float:
     """PyVRP's time per reference instance: 1 s up to 50 customers, N / 50 s above, at most 20 s."""
     return float(min(20.0, max(1.0, n / 50)))
@@ -182,10 +235,14 @@ register("routing/knapsack-v0", Knapsack, params={
     "N": Param(200, low=5, high=1000, doc="items per instance (capacity 25 binds for N well above 50)"),
     "count": COUNT},
     description="0/1 knapsack as a BQ-MDP; per-instance answers scored against the exact optimum")
+register("routing/op-v0", Orienteering, params={
+    "N": Param(20, low=5, high=1000, doc="nodes besides the depot (length budget 2/3/4 for N = 20/50/100)"),
+    "count": COUNT},
+    description="orienteering (distance-based prizes) as a BQ-MDP; scored against an exact MIP")
 register("routing/cvrp-v0", CVRP, params={
     "N": Param(50, low=5, high=1000, doc="customers (capacity 30/40/50/80/100/250 for N = 20/50/100/200/500/1000)"),
     "count": COUNT},
     description="capacitated VRP as a BQ-MDP; per-instance routes scored against PyVRP's HGS")
 
-__all__ = ["TSP", "Knapsack", "CVRP", "CVRPBatch", "CVRPEnv", "TSPBatch", "TSPEnv", "KnapsackBatch", "KnapsackEnv", "TSPInstance",
+__all__ = ["TSP", "Knapsack", "CVRP", "Orienteering", "OPBatch", "OPEnv", "CVRPBatch", "CVRPEnv", "TSPBatch", "TSPEnv", "KnapsackBatch", "KnapsackEnv", "TSPInstance",
            "KnapsackInstance", "knapsack_dp", "lkh_tour", "load_tsplib", "read_tsplib"]

@@ -15,6 +15,7 @@ import torch
 
 from ...errors import InvalidAction, InvalidSolution
 from .instances import CVRPInstance
+from .view import OneInstanceView
 
 
 def as_routes(solution, n: int) -> list[np.ndarray]:
@@ -127,13 +128,14 @@ class CVRPBatch:
         return out
 
 
-class CVRPEnv(gym.Env):
+class CVRPEnv(OneInstanceView):
     """Gymnasium view of one instance: observation ``nodes`` [N + 1, 3] (x, y, demand / capacity),
     ``current`` (one-hot [N + 1]), ``remaining`` [1] (capacity left / capacity),
     ``action_mask`` [2N]; reward: minus the distance travelled; the final info holds the routes."""
-    metadata = {"render_modes": []}
+    reward_sign = -1.0
 
     def __init__(self, instance: CVRPInstance):
+        super().__init__()
         self.instance, N = instance, instance.n
         self.action_space = gym.spaces.Discrete(2 * N)
         self.observation_space = gym.spaces.Dict({
@@ -142,7 +144,10 @@ class CVRPEnv(gym.Env):
             "remaining": gym.spaces.Box(0.0, 1.0, (1,), np.float32),
             "action_mask": gym.spaces.MultiBinary(2 * N),
         })
-        self.batch = None
+
+    def _new_batch(self):
+        inst = self.instance
+        return CVRPBatch(inst.coords[None], inst.demand[None], inst.capacity)
 
     def _obs(self):
         inst, b = self.instance, self.batch
@@ -152,27 +157,6 @@ class CVRPEnv(gym.Env):
         return {"nodes": nodes, "current": cur,
                 "remaining": np.array([float(b.left[0]) / inst.capacity], np.float32),
                 "action_mask": b.mask()[0].numpy().astype(np.int8)}
-
-    def action_masks(self) -> np.ndarray:
-        return self.batch.mask()[0].numpy()
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        inst = self.instance
-        self.batch = CVRPBatch(inst.coords[None], inst.demand[None], inst.capacity)
-        return self._obs(), {}
-
-    def step(self, action):
-        if self.batch is None:
-            raise RuntimeError("call reset() before step()")
-        if not self.action_space.contains(int(action)) or not bool(self.batch.mask()[0, int(action)]):
-            raise InvalidAction(f"action {action} is masked")
-        add = float(self.batch.step(torch.tensor([int(action)]))[0])
-        done = self.batch.done
-        info = {"cost": np.zeros(0)}
-        if done:
-            info["solution"] = self.batch.solutions()[0]
-        return self._obs(), -add, done, False, info
 
 
 def pyvrp_routes(instance: CVRPInstance, seconds: float, seed: int = 0) -> list[list[int]]:

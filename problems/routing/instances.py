@@ -190,3 +190,38 @@ def cvrp_test_set(n: int, count: int, seed: int) -> list[CVRPInstance]:
     dem[:, 0] = 0
     cap = cvrp_capacity(n)
     return [CVRPInstance(xy[i], dem[i], cap) for i in range(count)]
+
+
+# --- orienteering (OP) -------------------------------------------------------------------------
+
+# Kool et al. (2019), distance-based prizes: prize_i = (1 + floor(99 d(0, i) / max_j d(0, j))) / 100,
+# tour length budget 2 / 3 / 4 for N = 20 / 50 / 100 (another N: the next listed size's; 5 above 100).
+OP_MAX_LENGTH = {20: 2.0, 50: 3.0, 100: 4.0}
+
+
+def op_max_length(n: int) -> float:
+    for size in sorted(OP_MAX_LENGTH):
+        if n <= size:
+            return OP_MAX_LENGTH[size]
+    return 5.0
+
+
+@dataclass(frozen=True, eq=False)
+class OPInstance:
+    coords: np.ndarray    # [N + 1, 2]; node 0 is the depot
+    prize: np.ndarray     # [N + 1]; prize[0] = 0
+    max_length: float
+
+    @property
+    def n(self) -> int:
+        return len(self.coords) - 1
+
+
+def op_test_set(n: int, count: int, seed: int) -> list[OPInstance]:
+    rng = np.random.default_rng(seed)
+    xy = rng.random((count, n + 1, 2))
+    d0 = np.sqrt(((xy - xy[:, :1]) ** 2).sum(-1))
+    prize = (1 + np.floor(99 * d0 / d0[:, 1:].max(1, keepdims=True))) / 100
+    prize[:, 0] = 0.0
+    L = op_max_length(n)
+    return [OPInstance(xy[i], prize[i], L) for i in range(count)]

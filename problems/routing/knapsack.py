@@ -11,6 +11,7 @@ import torch
 
 from ...errors import InvalidAction, InvalidSolution
 from .instances import KnapsackInstance
+from .view import OneInstanceView
 
 
 def knapsack_dp(instance: KnapsackInstance) -> float:
@@ -88,13 +89,13 @@ class KnapsackBatch:
         return [np.flatnonzero(row) for row in self.taken.cpu().numpy()]
 
 
-class KnapsackEnv(gym.Env):
+class KnapsackEnv(OneInstanceView):
     """Gymnasium view of one instance: observation ``items`` [N, 2] (weight, value),
     ``remaining`` (capacity left, [1]), ``action_mask`` [N]; action: an item; reward: its
     value; the final info holds the chosen items."""
-    metadata = {"render_modes": []}
 
     def __init__(self, instance: KnapsackInstance):
+        super().__init__()
         self.instance, N = instance, instance.n
         self.action_space = gym.spaces.Discrete(N)
         self.observation_space = gym.spaces.Dict({
@@ -102,31 +103,13 @@ class KnapsackEnv(gym.Env):
             "remaining": gym.spaces.Box(0.0, np.inf, (1,), np.float32),
             "action_mask": gym.spaces.MultiBinary(N),
         })
-        self.batch = None
+
+    def _new_batch(self):
+        inst = self.instance
+        return KnapsackBatch(inst.weights[None], inst.values[None], inst.capacity)
 
     def _obs(self):
         inst = self.instance
         return {"items": np.stack([inst.weights, inst.values], 1).astype(np.float32),
                 "remaining": np.array([float(self.batch.left[0])], np.float32),
                 "action_mask": self.batch.mask()[0].numpy().astype(np.int8)}
-
-    def action_masks(self) -> np.ndarray:
-        return self.batch.mask()[0].numpy()
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        inst = self.instance
-        self.batch = KnapsackBatch(inst.weights[None], inst.values[None], inst.capacity)
-        return self._obs(), {}
-
-    def step(self, action):
-        if self.batch is None:
-            raise RuntimeError("call reset() before step()")
-        if not self.action_space.contains(int(action)) or not bool(self.batch.mask()[0, int(action)]):
-            raise InvalidAction(f"item {action} is taken or does not fit")
-        add = float(self.batch.step(torch.tensor([int(action)]))[0])
-        done = bool(self.batch.done[0])
-        info = {"cost": np.zeros(0)}
-        if done:
-            info["solution"] = self.batch.solutions()[0]
-        return self._obs(), add, done, False, info

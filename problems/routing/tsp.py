@@ -11,6 +11,7 @@ import torch
 
 from ...errors import InvalidAction, InvalidSolution
 from .instances import TSPInstance, distance_matrix, tour_length
+from .view import OneInstanceView
 
 
 class TSPBatch:
@@ -64,6 +65,9 @@ class TSPBatch:
         self.length += add
         return add
 
+    def solutions(self) -> list[np.ndarray]:
+        return list(self.tours.cpu().numpy())
+
 
 def check_tour(tour, n: int) -> np.ndarray:
     """A tour must be a permutation of 0..n-1 (any rotation or direction); -> int array."""
@@ -81,13 +85,14 @@ def check_tour(tour, n: int) -> np.ndarray:
     return t
 
 
-class TSPEnv(gym.Env):
+class TSPEnv(OneInstanceView):
     """Gymnasium view of one instance: observation ``coords`` [N, 2], ``current`` (one-hot
     [N]), ``action_mask`` [N] (unvisited nodes); action: the next node; reward: minus the edge
     length (the closing edge included on the last step); the final info holds the tour."""
-    metadata = {"render_modes": []}
+    reward_sign = -1.0
 
     def __init__(self, instance: TSPInstance):
+        super().__init__()
         self.instance, N = instance, instance.n
         self.action_space = gym.spaces.Discrete(N)
         self.observation_space = gym.spaces.Dict({
@@ -95,33 +100,15 @@ class TSPEnv(gym.Env):
             "current": gym.spaces.MultiBinary(N),
             "action_mask": gym.spaces.MultiBinary(N),
         })
-        self.batch = None
+
+    def _new_batch(self):
+        return TSPBatch(self.instance.coords[None], self.instance.rounding)
 
     def _obs(self):
         cur = np.zeros(self.instance.n, np.int8)
         cur[int(self.batch.current[0])] = 1
         return {"coords": self.instance.coords.astype(np.float32), "current": cur,
                 "action_mask": self.batch.mask()[0].numpy().astype(np.int8)}
-
-    def action_masks(self) -> np.ndarray:
-        return self.batch.mask()[0].numpy()
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.batch = TSPBatch(self.instance.coords[None], self.instance.rounding)
-        return self._obs(), {}
-
-    def step(self, action):
-        if self.batch is None:
-            raise RuntimeError("call reset() before step()")
-        if not self.action_space.contains(int(action)) or not bool(self.batch.mask()[0, int(action)]):
-            raise InvalidAction(f"node {action} is visited or not a node")
-        add = float(self.batch.step(torch.tensor([int(action)]))[0])
-        done = self.batch.done
-        info = {"cost": np.zeros(0)}
-        if done:
-            info["solution"] = self.batch.tours[0].numpy().copy()
-        return self._obs(), -add, done, False, info
 
 
 def lkh_tour(instance: TSPInstance, runs: int = 10) -> np.ndarray:

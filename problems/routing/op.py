@@ -1,0 +1,154 @@
+"""The orienteering problem (OP) as a BQ-MDP (Drakulic et al., NeurIPS 2023; prizes as in Kool et
+al. 2019): the state is the unvisited nodes, the current node and the remaining length budget;
+an action visits a node (masked when the node could not be reached and left for the depot
+within the budget) or returns to the depot, which ends the tour. Batched in torch (``OPBatch``),
+a Gymnasium view (``OPEnv``), the verifier and the exact MIP reference (cvxpy + HiGHS).
+
+A solution is the sequence of visited nodes (ids 1..N, depot excluded); the tour is depot ->
+nodes -> depot and must fit the budget.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from ...errors import InvalidAction, InvalidSolution
+from .instances import OPInstance
+from .view import OneInstanceView
+
+TOL = 1e-9  # on the length budget
+
+
+def op_length(instance: OPInstance, nodes) -> float:
+    path = np.concatenate([[0], np.asarray(nodes, dtype=np.int64), [0]])
+    xy = instance.coords
+    return float(np.sqrt(((xy[path[1:]] - xy[path[:-1]]) ** 2).sum(1)).sum())
+
+
+def check_op_tour(solution, instance: OPInstance) -> tuple[np.ndarray, bool]:
+    """-> (visited nodes, within the length budget). Malformed answers raise InvalidSolution."""
+    try:
+        arr = np.asarray(solution, dtype=float).reshape(-1)
+        if (arr != np.round(arr)).any():
+            raise ValueError
+        t = arr.astype(np.int64)
+    except (ValueError, TypeError):
+        raise InvalidSolution(f"an OP answer is a sequence of node ids, got {solution!r:.80}") from None
+    if ((t < 1) | (t > instance.n)).any():
+        raise InvalidSolution(f"node ids must be in 1..{instance.n} (the depot is implicit)")
+    if len(np.unique(t)) != len(t):
+        raise InvalidSolution("a node is visited twice")
+    return t, op_length(instance, t) <= instance.max_length + TOL
+
+
+class OPBatch:
+    """B instances of N nodes. Actions 0..N-1 visit node a + 1; action N returns to the depot
+    and ends the tour (instances already done only accept it)."""
+
+    def __init__(self, coords, prize, max_length, device="cpu"):
+        self.coords = torch.as_tensor(coords, dtype=torch.float64, device=device)
+        self.prize = torch.as_tensor(prize, dtype=torch.float64, device=device)
+        self.B, n1, _ = self.coords.shape
+        self.N = n1 - 1
+        self.rows = torch.arange(self.B, device=device)
+        self.to_depot = (self.coords - self.coords[:, :1]).norm(dim=-1)  # [B, N + 1]
+        self.left = torch.as_tensor(max_length, dtype=torch.float64, device=device).expand(self.B).clone()
+        self.current = torch.zeros(self.B, dtype=torch.long, device=device)
+        self.visited = torch.zeros(self.B, n1, dtype=torch.bool, device=device)
+        self.visited[:, 0] = True
+        self.ended = torch.zeros(self.B, dtype=torch.bool, device=device)
+        self.collected = torch.zeros(self.B, dtype=torch.float64, device=device)
+        self.sequence = []
+
+    @property
+    def done(self) -> torch.Tensor:
+        return self.ended
+
+    def _from_current(self) -> torch.Tensor:
+        return (self.coords - self.coords[self.rows, self.current][:, None]).norm(dim=-1)
+
+    def mask(self) -> torch.Tensor:
+        """[B, N + 1]: reachable unvisited nodes, then the depot (always)."""
+        reach = (self._from_current() + self.to_depot <= self.left[:, None] + TOL) & ~self.visited
+        reach[:, 0] = False
+        nodes = reach[:, 1:] & ~self.ended[:, None]
+        return torch.cat([nodes, torch.ones(self.B, 1, dtype=torch.bool, device=nodes.device)], 1)
+
+    def step(self, action) -> torch.Tensor:
+        a = torch.as_tensor(action, dtype=torch.long, device=self.coords.device).reshape(self.B)
+        if ((a < 0) | (a > self.N)).any() or not self.mask()[self.rows, a].all():
+            raise InvalidAction("an action visits a visited or unreachable node")
+        go = (a < self.N) & ~self.ended
+        node = torch.where(go, a + 1, self.current)
+        step_len = self._from_current()[self.rows, node]
+        self.left = self.left - torch.where(go, step_len, torch.zeros_like(step_len))
+        add = torch.where(go, self.prize[self.rows, node], torch.zeros_like(self.collected))
+        self.visited[self.rows[go], node[go]] = True
+        self.sequence.append(torch.where(go, node, torch.zeros_like(node)))
+        self.current = node
+        self.ended = self.ended | (a == self.N)
+        self.collected += add
+        return add
+
+    def solutions(self) -> list[list[int]]:
+        seq = torch.stack(self.sequence, 1).cpu().numpy() if self.sequence else np.zeros((self.B, 0), int)
+        return [[int(x) for x in row if x > 0] for row in seq]
+
+
+class OPEnv(OneInstanceView):
+    """Gymnasium view of one instance: ``nodes`` [N + 1, 3] (x, y, prize), ``current`` (one-hot),
+    ``remaining`` [1] (budget left), ``action_mask`` [N + 1] (the last action ends the tour);
+    reward: the prize collected; the final info holds the visited nodes."""
+
+    def __init__(self, instance: OPInstance):
+        super().__init__()
+        self.instance, N = instance, instance.n
+        self.action_space = gym.spaces.Discrete(N + 1)
+        self.observation_space = gym.spaces.Dict({
+            "nodes": gym.spaces.Box(-np.inf, np.inf, (N + 1, 3), np.float32),
+            "current": gym.spaces.MultiBinary(N + 1),
+            "remaining": gym.spaces.Box(-np.inf, np.inf, (1,), np.float32),
+            "action_mask": gym.spaces.MultiBinary(N + 1),
+        })
+
+    def _new_batch(self):
+        inst = self.instance
+        return OPBatch(inst.coords[None], inst.prize[None], inst.max_length)
+
+    def _obs(self):
+        inst, b = self.instance, self.batch
+        cur = np.zeros(inst.n + 1, np.int8)
+        cur[int(b.current[0])] = 1
+        return {"nodes": np.concatenate([inst.coords, inst.prize[:, None]], 1).astype(np.float32),
+                "current": cur, "remaining": np.array([float(b.left[0])], np.float32),
+                "action_mask": b.mask()[0].numpy().astype(np.int8)}
+
+
+def op_mip(instance: OPInstance, seconds: float = 60.0) -> tuple[float, list[int], bool]:
+    """Exact MIP (cvxpy + HiGHS): arcs x_ij, visits y_i, Miller-Tucker-Zemlin subtour
+    elimination; -> (prize, nodes in tour order, proved optimal)."""
+    import cvxpy as cp
+    n = instance.n
+    xy = instance.coords
+    d = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))
+    x = cp.Variable((n + 1, n + 1), boolean=True)
+    y = cp.Variable(n + 1, boolean=True)
+    u = cp.Variable(n + 1)
+    cons = [cp.diag(x) == 0, y[0] == 1,
+            cp.sum(x, axis=1) == y, cp.sum(x, axis=0) == y,   # leave and enter each visited node once
+            cp.sum(cp.multiply(d, x)) <= instance.max_length,
+            u[1:] >= 1, u[1:] <= n]
+    i, j = np.meshgrid(np.arange(1, n + 1), np.arange(1, n + 1), indexing="ij")
+    off = i != j
+    cons.append(u[i[off]] - u[j[off]] + n * cp.hstack([x[a, b] for a, b in zip(i[off], j[off])]) <= n - 1)
+    prob = cp.Problem(cp.Maximize(instance.prize @ y), cons)
+    prob.solve(solver=cp.HIGHS, time_limit=float(seconds))
+    if x.value is None:
+        raise RuntimeError(f"OP MIP: {prob.status}")
+    succ = {a: int(np.argmax(x.value[a])) for a in range(n + 1) if y.value[a] > 0.5}
+    tour, cur = [], succ.get(0, 0)
+    while cur != 0 and len(tour) <= n:
+        tour.append(cur)
+        cur = succ[cur]
+    return float(instance.prize[tour].sum()), tour, prob.status == "optimal"
