@@ -56,14 +56,50 @@ def rollout(sim, policy, scenarios, device="cpu", seed=None):
     return acc_r.cpu().numpy(), acc_c.cpu().numpy()
 
 
+def rollout_env(env, policy, scenarios, n_obj: int, n_con: int):
+    """Episodes of a Gymnasium view, for problems without a batched simulator: episode i
+    resets with seed ``scenarios.seed + i`` and runs until it ends or ``scenarios.horizon``
+    steps; per-step rewards (a vector for several objectives, MO-Gymnasium's convention) and
+    ``info["cost"]`` are summed, undiscounted, or averaged per step (``aggregate='mean'``).
+    The policy sees one observation at a time (a batch of one) and every action is checked
+    against the action space. -> (rewards [n, n_obj], costs [n, n_con])."""
+    import gymnasium as gym
+    from .errors import InvalidAction
+    R, C = np.zeros((scenarios.n, n_obj)), np.zeros((scenarios.n, n_con))
+    for i in range(scenarios.n):
+        obs, _ = env.reset(seed=scenarios.seed + i)
+        steps = 0
+        for steps in range(1, scenarios.horizon + 1):
+            with torch.no_grad():
+                a = policy(torch.as_tensor(np.asarray(obs, dtype=np.float32))[None])
+            a = np.asarray(a.cpu() if torch.is_tensor(a) else a)
+            if isinstance(env.action_space, gym.spaces.Discrete):
+                a = int(a.reshape(-1)[0])
+            else:
+                a = a.reshape(env.action_space.shape).astype(env.action_space.dtype)
+            if not env.action_space.contains(a):
+                raise InvalidAction(f"action {a!r} is outside the action space {env.action_space}")
+            obs, r, term, trunc, info = env.step(a)
+            if steps > scenarios.warmup:
+                R[i] += np.asarray(r, float).reshape(n_obj)
+                C[i] += np.asarray(info.get("cost", np.zeros(n_con)), float).reshape(n_con)
+            if term or trunc:
+                break
+        if scenarios.aggregate == "mean":
+            R[i] /= max(1, steps - scenarios.warmup)
+            C[i] /= max(1, steps - scenarios.warmup)
+    return R, C
+
+
 def _policy_values(problem: Problem, policies, device):
     spec, sim = problem.spec, problem.sim()
-    if sim is None:
-        raise NotImplementedError(f"{problem.id}: policy evaluation needs a batched simulator")
     sign = np.array([-1.0 if o.sense == "min" else 1.0 for o in spec.objectives])
     objs, costs = [], []
     for policy in policies:
-        r, c = rollout(sim, policy, spec.scenarios, device)
+        if sim is None:  # the Gymnasium view, one episode at a time
+            r, c = rollout_env(problem.env(), policy, spec.scenarios, spec.n_obj, spec.n_con)
+        else:
+            r, c = rollout(sim, policy, spec.scenarios, device)
         objs.append(r * sign)  # reward = -cost for minimised objectives
         costs.append(c)
     objs, costs = np.stack(objs), np.stack(costs)

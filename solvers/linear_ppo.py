@@ -1,0 +1,106 @@
+"""`linear-ppo`: weighted-sum PPO, the linear-scalarisation baseline of multi-objective RL.
+
+For each of ``n_weights`` weight vectors on the simplex (evenly spaced for two objectives;
+for more, the unit vectors then Dirichlet(1) draws from the run's seed), one Stable-Baselines3
+PPO agent is trained on the problem's Gymnasium view with the reward w . r (MO-Gymnasium's
+``LinearReward`` wrapper; minimised objectives enter with their sign flipped), each with an
+equal share of the step and time budget. The answer is the set of their deterministic policies.
+Linear scalarisation can only reach the convex hull of the front, which is the point of having
+it as a baseline (C-MORL's comparison).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..registry import register_solver
+from ..solver import Budget, Outcome, Solver
+
+DEFAULTS = {
+    "n_weights": 6,
+    "n_envs": 4,
+    "n_steps": 128,
+    "batch_size": 128,
+    "lr": 3e-4,
+    "gamma": 0.99,
+    "ent_coef": 0.01,
+    "hidden": 64,
+}
+
+
+def weight_grid(n_obj: int, k: int, seed: int) -> np.ndarray:
+    if n_obj == 2:
+        w = np.linspace(0.0, 1.0, k)
+        return np.stack([w, 1.0 - w], 1)
+    eye = np.eye(n_obj)[:k]
+    extra = np.random.default_rng(seed).dirichlet(np.ones(n_obj), max(0, k - n_obj))
+    return np.concatenate([eye, extra])
+
+
+class SB3Policy:
+    """Batched deterministic policy from an SB3 model: obs [B, ...] -> actions [B, ...]."""
+
+    def __init__(self, model):
+        self.policy = model.policy.cpu()
+
+    @torch.no_grad()
+    def __call__(self, obs):
+        actions, _ = self.policy.predict(obs.cpu().numpy(), deterministic=True)
+        return torch.as_tensor(actions)
+
+
+class LinearPPO(Solver):
+    defaults = DEFAULTS
+    default_budget = Budget(steps=300_000, seconds=1800)
+    description = "weighted-sum PPO (Stable-Baselines3) over a grid of weights, one policy per weight"
+
+    def supports(self, problem):
+        if problem.spec.answer != "pareto-policies":
+            return "Pareto-policy problems only"
+        try:
+            problem.env()
+        except NotImplementedError as exc:
+            return str(exc)
+        return None
+
+    def solve(self, problem, budget, seed, log):
+        import mo_gymnasium as mog
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.env_util import make_vec_env
+
+        sign = np.array([1.0 if o.sense == "max" else -1.0 for o in problem.spec.objectives])
+        weights = weight_grid(problem.spec.n_obj, self.n_weights, seed)
+        total = budget.budget.steps or 10**12
+        per = max(self.n_envs * 8, total // len(weights))
+        policies = []
+        clock = budget
+
+        class Deadline(BaseCallback):
+            def __init__(self, stop_at):
+                super().__init__()
+                self.stop_at = stop_at
+
+            def _on_step(self):
+                return clock.seconds_left > self.stop_at
+
+        for k, w in enumerate(weights):
+            if clock.seconds_left <= 0:
+                break
+            venv = make_vec_env(lambda: mog.wrappers.LinearReward(problem.env(), weight=(w * sign).astype(np.float32)),
+                                n_envs=self.n_envs, seed=seed * 1000 + k)
+            n_steps = max(8, min(self.n_steps, per // self.n_envs))
+            model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(self.batch_size, n_steps * self.n_envs),
+                        learning_rate=self.lr, gamma=self.gamma, ent_coef=self.ent_coef,
+                        policy_kwargs={"net_arch": [self.hidden, self.hidden]}, seed=seed * 1000 + k,
+                        device=self.device, verbose=0)
+            # leave the remaining weights their share of the time
+            reserve = clock.seconds_left * (len(weights) - k - 1) / (len(weights) - k)
+            model.learn(total_timesteps=per, callback=Deadline(reserve))
+            clock.add(int(model.num_timesteps))
+            policies.append(SB3Policy(model))
+            log(clock.steps, float(k + 1))
+        return Outcome(policies=policies, info={"weights": weights[:len(policies)].tolist()})
+
+
+register_solver("linear-ppo", LinearPPO)
