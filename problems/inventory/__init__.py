@@ -9,6 +9,8 @@ Objective: long-run average cost per period (min), estimated on the fixed test s
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...problem import Problem
 from ...registry import Param, register, register_suite
 from ...spec import Objective, Reference, Spec, TestScenarios
@@ -61,6 +63,38 @@ class LostSales(SingleStore):
                          source="relative value iteration over integer orders", details=r)
 
 
+class BackloggedTwoObjective(Problem):
+    """The backlogged single store with its two cost terms as objectives: units held and units
+    backlogged per period (both min), answered by a set of policies. Every stationary policy's
+    pair is dominated by a base-stock policy's (each weighted sum h x held + p x short is
+    minimised by a base-stock level, and both terms are convex in it), so the exact front is
+    traced by the base-stock levels (``optimal``). HV reference point (10, 5): two periods'
+    mean demand held, one period's backlogged."""
+    mean, std = 5.0, 1.6
+
+    def __init__(self, L: int):
+        self.L = L
+        self.spec = Spec(id="", objectives=(Objective("held", "min"), Objective("short", "min")),
+                         answer="pareto-policies", scenarios=MO_SCENARIOS, hv_ref_point=(10.0, 5.0),
+                         description=f"single store, backlogged demand, lead time {L}: units held vs units short",
+                         tags=("inventory",))
+
+    def sim(self) -> InventorySim:
+        return InventorySim(self.L, 1.0, 1.0, False, "normal", self.mean, self.std, Q_MAX, ENV_HORIZON, split=True)
+
+    def reference(self) -> Reference:
+        from .reference import base_stock_tradeoff
+        S, held, short = base_stock_tradeoff(self.L, self.mean, self.std)
+        keep = (held < 10.0) & (short < 5.0)
+        idx = np.flatnonzero(keep)[::max(1, keep.sum() // 400)]  # about 400 points along the curve
+        return Reference("optimal", front=np.stack([held[idx], short[idx]], 1),
+                         source="base-stock levels on a 0.005 grid (numerical convolution)",
+                         details={"S": S[idx].tolist()})
+
+
+# Fewer, shorter paths than the single-objective versions (several policies are scored per answer).
+MO_SCENARIOS = TestScenarios(seed=20230621, n=2048, horizon=1100, warmup=100, aggregate="mean",
+                             dev_seed=20230622)
 P_COSTS = (4.0, 9.0, 19.0, 39.0)
 register("inventory/backlogged-v0", Backlogged, params={
     "L": Param(1, low=1, high=10, doc="lead time (periods); paper: 1, 4, 7, 10"),
@@ -68,6 +102,9 @@ register("inventory/backlogged-v0", Backlogged, params={
     "h": Param(1.0, low=1e-9, doc="holding cost per unit per period")},
     description="single store, Normal(5, 1.6) demand clipped at 0, backlogged",
     suites=("smoke", "standard"))
+register("inventory/backlogged-2obj-v0", BackloggedTwoObjective, params={
+    "L": Param(1, low=1, high=10, doc="lead time (periods)")},
+    description="single store, backlogged: units held and units short as two objectives (Pareto set)")
 register("inventory/lost-sales-v0", LostSales, params={
     "L": Param(1, low=1, high=4, doc="lead time (periods); paper: 1, 2, 3, 4"),
     "p": Param(9.0, low=1e-9, doc="lost-sale cost per unit; paper: 4, 9, 19, 39"),

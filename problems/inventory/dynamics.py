@@ -23,7 +23,9 @@ class InventorySim(BatchedSim):
     n_obj, n_con = 1, 0
 
     def __init__(self, L: int, p: float, h: float, lost_sales: bool, demand: str,
-                 mean: float, std: float | None, q_max: float, horizon: int = 200):
+                 mean: float, std: float | None, q_max: float, horizon: int = 200, split: bool = False):
+        """``split``: two objectives, units held and units short per period (the costs'
+        two terms without their prices h and p), instead of the one priced cost."""
         if L < 1:
             raise ValueError("lead time L must be >= 1")
         self.L, self.p, self.h = int(L), float(p), float(h)
@@ -33,6 +35,8 @@ class InventorySim(BatchedSim):
         self.obs_low = np.array([0.0 if lost_sales else -np.inf] + [0.0] * self.L)
         self.obs_high = np.inf
         self.horizon = int(horizon)
+        self.split = bool(split)
+        self.n_obj = 2 if split else 1
 
     def sample_demand(self, batch: int, periods: int, generator: torch.Generator) -> torch.Tensor:
         if self.demand == "poisson":
@@ -72,16 +76,13 @@ class InventorySim(BatchedSim):
         level = state["on_hand"] + state["pipeline"][:, 0]
         d = state["demand"][:, t]
         after = level - d
-        if self.lost_sales:
-            on_hand = torch.relu(after)
-            cost = self.h * on_hand + self.p * torch.relu(-after)
-        else:
-            on_hand = after
-            cost = self.h * torch.relu(after) + self.p * torch.relu(-after)
+        held, short = torch.relu(after), torch.relu(-after)
+        on_hand = held if self.lost_sales else after
+        cost = self.h * held + self.p * short
         pipeline = torch.cat([state["pipeline"][:, 1:], q.unsqueeze(1).to(level.dtype)], dim=1)
         new = {**state, "t": t + 1, "on_hand": on_hand, "pipeline": pipeline}
         done = torch.full_like(cost, t + 1 >= state["T"], dtype=torch.bool)
-        reward = -cost.unsqueeze(1)
+        reward = -torch.stack([held, short], 1) if self.split else -cost.unsqueeze(1)
         return new, reward, reward.new_zeros(reward.shape[0], 0), done
 
 

@@ -26,6 +26,16 @@ from ...cache import cached_json
 def backlogged_base_stock(L: int, p: float, h: float, mean: float = 5.0, std: float = 1.6,
                           delta: float = 0.005) -> tuple[float, float]:
     """Optimal base-stock level and its long-run average cost per period."""
+    x, over, under = base_stock_tradeoff(L, mean, std, delta)
+    cost = h * over + p * under
+    i = int(np.argmin(cost))
+    return float(x[i]), float(cost[i])
+
+
+def base_stock_tradeoff(L: int, mean: float = 5.0, std: float = 1.6, delta: float = 0.005):
+    """For every base-stock level S on a grid of ``delta``: (S, E[units held], E[units
+    backlogged]) per period, i.e. E[(S - X)^+] and E[(X - S)^+] with X the demand over L + 1
+    periods (clipped-Normal periods, numerical convolution)."""
     hi = mean + 10 * std
     k = np.arange(0, int(np.ceil(hi / delta)) + 1)
     edges_hi = stats.norm.cdf((k * delta + delta / 2 - mean) / std)
@@ -45,9 +55,7 @@ def backlogged_base_stock(L: int, p: float, h: float, mean: float = 5.0, std: fl
     partial_mean = np.cumsum(total * x)
     over = x * partial_mass - partial_mean            # E[(S-X)^+]
     under = over - (x - mean_x)                       # E[(X-S)^+] = E[(S-X)^+] - (S - E X)
-    cost = h * over + p * under
-    i = int(np.argmin(cost))
-    return float(x[i]), float(cost[i])
+    return x, over, under
 
 
 def _poisson_pmf(rate: float, tail: float = 1e-12) -> np.ndarray:
