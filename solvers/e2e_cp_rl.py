@@ -39,6 +39,7 @@ from torch import nn
 from ..problems.jobshop.schedule import makespan
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
+from ._advantage import gae
 
 DEFAULTS = {
     "d_model": 64,
@@ -209,19 +210,11 @@ class Trainer:
         self.seen += c["rollout"] * len(self.envs)
         with torch.no_grad():
             _, last_value = self.policy(*_stack([e.observation() for e in self.envs], dev))
-        T = c["rollout"]
-        adv = torch.zeros(T, len(self.envs), device=dev)
-        gae = torch.zeros(len(self.envs), device=dev)
-        for t in reversed(range(T)):
-            nxt = last_value if t == T - 1 else buf["value"][t + 1]
-            nonterminal = 1.0 - buf["done"][t]
-            delta = buf["reward"][t] + nxt * nonterminal - buf["value"][t]
-            gae = delta + c["gae_lambda"] * nonterminal * gae
-            adv[t] = gae
+        adv, ret = gae(torch.stack(buf["reward"]), torch.stack(buf["value"]), last_value,
+                       torch.stack(buf["done"]), 1.0, c["gae_lambda"])  # undiscounted episodes
         flat = {k: torch.cat(v) if k in ("ops", "shared", "mask") else torch.stack(v).reshape(-1)
                 for k, v in buf.items()}
-        flat["adv"] = adv.reshape(-1)
-        flat["ret"] = flat["adv"] + flat["value"]
+        flat["adv"], flat["ret"] = adv.reshape(-1), ret.reshape(-1)
         return flat
 
     def imitation_data(self):

@@ -14,7 +14,8 @@ critics for the reward and for each cost (GAE for each).
 
 Why not Stable-Baselines3: it has no cost critics or multiplier; a single readable file keeps
 the algorithm checkable top to bottom (CleanRL style). Observations are normalised by running
-statistics; rewards by a running estimate of the return's scale (as SB3's VecNormalize).
+statistics; rewards by a running estimate of the return's scale (SB3's RunningMeanStd, as in
+its VecNormalize).
 The returned policy is the Gaussian's mean under the frozen observation statistics.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from torch import nn
 
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
+from ._advantage import gae
 from .ppo import box_policy_problem
 
 DEFAULTS = {
@@ -46,38 +48,12 @@ DEFAULTS = {
 }
 
 
-class RunningStat:
-    """Running mean and variance (parallel-update formula, as in SB3's RunningMeanStd)."""
-
-    def __init__(self, shape):
-        self.mean, self.var, self.n = np.zeros(shape), np.ones(shape), 1e-4
-
-    def update(self, x):
-        m, v, n = x.mean(0), x.var(0), len(x)
-        d, tot = m - self.mean, self.n + n
-        self.mean = self.mean + d * n / tot
-        self.var = (self.var * self.n + v * n + d ** 2 * self.n * n / tot) / tot
-        self.n = tot
-
-
 def mlp(inp, out, hidden, scale=1.0):
     net = nn.Sequential(nn.Linear(inp, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
                         nn.Linear(hidden, out))
     nn.init.orthogonal_(net[-1].weight, scale)
     nn.init.zeros_(net[-1].bias)
     return net
-
-
-def gae(rew, val, last_val, dones, gamma, lam):
-    """rew, val, dones: [T, N]; dones[t] = the episode ended after step t."""
-    adv, last = np.zeros_like(rew), 0.0
-    for t in reversed(range(len(rew))):
-        nxt = last_val if t == len(rew) - 1 else val[t + 1]
-        nonterm = 1.0 - dones[t]
-        delta = rew[t] + gamma * nxt * nonterm - val[t]
-        last = delta + gamma * lam * nonterm * last
-        adv[t] = last
-    return adv, adv + val
 
 
 class GaussianPolicy:
@@ -110,6 +86,7 @@ class PPOLagrangian(Solver):
         return box_policy_problem(problem)
 
     def solve(self, problem, budget, seed, log):
+        from stable_baselines3.common.running_mean_std import RunningMeanStd
         torch.manual_seed(seed)
         N, T = self.n_envs, self.n_steps
         envs = [problem.env() for _ in range(N)]
@@ -127,7 +104,7 @@ class PPOLagrangian(Solver):
         params = list(actor.parameters()) + [log_std] + list(critics.parameters())
         opt = torch.optim.Adam(params, lr=self.lr, eps=1e-5)
 
-        obs_stat, ret_stat = RunningStat(obs_dim), RunningStat(())
+        obs_stat, ret_stat = RunningMeanStd(shape=(obs_dim,)), RunningMeanStd(shape=())
         ret_acc = np.zeros(N)
         obs = np.stack([e.reset(seed=seed * 1000 + i)[0] for i, e in enumerate(envs)])
         ep_ret, ep_cost = np.zeros(N), np.zeros((N, K))

@@ -175,7 +175,7 @@ class GreedyPrize(_Routing):
         b = problem.batch()
         while not b.done.all():
             m = b.mask()
-            ratio = b.prize[:, 1:] / b._from_current()[:, 1:].clamp_min(1e-12)
+            ratio = b.prize[:, 1:] / b.dist_from_current()[:, 1:].clamp_min(1e-12)
             ratio = ratio.masked_fill(~m[:, :-1], -1.0)
             best = ratio.argmax(1)
             b.step(torch.where(ratio.max(1).values >= 0, best, torch.full_like(best, b.N)))

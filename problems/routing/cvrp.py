@@ -14,26 +14,19 @@ import numpy as np
 import torch
 
 from ...errors import InvalidAction, InvalidSolution
-from .instances import CVRPInstance
+from .instances import CVRPInstance, as_indices, tour_length
 from .view import OneInstanceView
 
 
 def as_routes(solution, n: int) -> list[np.ndarray]:
     """Normalise a solution to a list of non-empty routes of customer ids (1..n)."""
     try:
-        def ints(seq):
-            arr = np.asarray(seq, dtype=float).reshape(-1)
-            if (arr != np.round(arr)).any():
-                raise ValueError
-            return [int(x) for x in arr]
-        if len(solution) and all(np.ndim(r) == 1 for r in solution):
-            flat = []
-            for r in solution:
-                flat += [0] + ints(r)
-        else:
-            flat = ints(solution)
-    except (ValueError, TypeError):
-        raise InvalidSolution(f"a CVRP answer is a list of routes or a flat sequence, got {solution!r:.80}") from None
+        nested = len(solution) and all(np.ndim(r) == 1 for r in solution)
+    except TypeError:
+        nested = False
+    what = "a CVRP answer (a list of routes or one flat sequence)"
+    flat = ([x for r in solution for x in [0, *as_indices(r, what)]] if nested
+            else list(as_indices(solution, what)))
     routes, cur = [], []
     for x in flat + [0]:
         if x == 0:
@@ -49,12 +42,8 @@ def as_routes(solution, n: int) -> list[np.ndarray]:
 
 
 def routes_length(instance: CVRPInstance, routes) -> float:
-    xy = instance.coords
-    total = 0.0
-    for r in routes:
-        path = np.concatenate([[0], r, [0]])
-        total += float(np.sqrt(((xy[path[1:]] - xy[path[:-1]]) ** 2).sum(1)).sum())
-    return total
+    """Sum of the closed tours depot -> route -> depot."""
+    return sum(tour_length(instance.coords, np.concatenate([[0], r])) for r in routes)
 
 
 def check_routes(solution, instance: CVRPInstance) -> tuple[list[np.ndarray], bool]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import MobenchError
+from ...errors import InvalidSolution, MobenchError
 
 DATA = Path(__file__).parent / "data"
 TSPLIB_OPTIMA = {"eil51": 426, "berlin52": 7542, "kroA100": 21282, "ch150": 6528}
@@ -59,6 +59,17 @@ def tour_length(coords: np.ndarray, tour, rounding: str = "none") -> float:
     a, b = coords[t], coords[np.roll(t, -1)]
     d = np.sqrt(((a - b) ** 2).sum(-1))
     return float((np.floor(d + 0.5) if rounding == "euc2d" else d).sum())
+
+
+def as_indices(seq, what: str) -> np.ndarray:
+    """A 1-D sequence of integer indices (ints or integral floats), else InvalidSolution."""
+    try:
+        arr = np.asarray(seq, dtype=float)
+        if arr.ndim != 1 or (arr != np.round(arr)).any():
+            raise ValueError
+    except (ValueError, TypeError):
+        raise InvalidSolution(f"{what} must be a sequence of integer indices, got {seq!r:.80}") from None
+    return arr.astype(np.int64)
 
 
 def tsp_test_set(n: int, count: int, seed: int) -> np.ndarray:

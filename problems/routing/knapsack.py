@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ...errors import InvalidAction, InvalidSolution
-from .instances import KnapsackInstance
+from .instances import KnapsackInstance, as_indices
 from .view import OneInstanceView
 
 
@@ -36,13 +36,7 @@ def knapsack_dp(instance: KnapsackInstance) -> float:
 
 def check_items(items, instance: KnapsackInstance) -> tuple[np.ndarray, bool]:
     """-> (distinct item indices, within capacity). Malformed input raises InvalidSolution."""
-    try:
-        t = np.asarray(items, dtype=float).reshape(-1)
-        if (t != np.round(t)).any():
-            raise ValueError
-        t = t.astype(np.int64)
-    except (ValueError, TypeError):
-        raise InvalidSolution(f"a knapsack answer is a list of item indices, got {items!r:.80}") from None
+    t = as_indices(items, "a knapsack answer")
     if ((t < 0) | (t >= instance.n)).any():
         raise InvalidSolution(f"item index out of range 0..{instance.n - 1}")
     if len(np.unique(t)) != len(t):

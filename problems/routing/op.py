@@ -14,27 +14,20 @@ import numpy as np
 import torch
 
 from ...errors import InvalidAction, InvalidSolution
-from .instances import OPInstance
+from .instances import OPInstance, as_indices, tour_length
 from .view import OneInstanceView
 
 TOL = 1e-9  # on the length budget
 
 
 def op_length(instance: OPInstance, nodes) -> float:
-    path = np.concatenate([[0], np.asarray(nodes, dtype=np.int64), [0]])
-    xy = instance.coords
-    return float(np.sqrt(((xy[path[1:]] - xy[path[:-1]]) ** 2).sum(1)).sum())
+    """Length of the closed tour depot -> nodes -> depot."""
+    return tour_length(instance.coords, np.concatenate([[0], np.asarray(nodes, dtype=np.int64)]))
 
 
 def check_op_tour(solution, instance: OPInstance) -> tuple[np.ndarray, bool]:
     """-> (visited nodes, within the length budget). Malformed answers raise InvalidSolution."""
-    try:
-        arr = np.asarray(solution, dtype=float).reshape(-1)
-        if (arr != np.round(arr)).any():
-            raise ValueError
-        t = arr.astype(np.int64)
-    except (ValueError, TypeError):
-        raise InvalidSolution(f"an OP answer is a sequence of node ids, got {solution!r:.80}") from None
+    t = as_indices(solution, "an OP answer")
     if ((t < 1) | (t > instance.n)).any():
         raise InvalidSolution(f"node ids must be in 1..{instance.n} (the depot is implicit)")
     if len(np.unique(t)) != len(t):
@@ -65,12 +58,12 @@ class OPBatch:
     def done(self) -> torch.Tensor:
         return self.ended
 
-    def _from_current(self) -> torch.Tensor:
+    def dist_from_current(self) -> torch.Tensor:
         return (self.coords - self.coords[self.rows, self.current][:, None]).norm(dim=-1)
 
     def mask(self) -> torch.Tensor:
         """[B, N + 1]: reachable unvisited nodes, then the depot (always)."""
-        reach = (self._from_current() + self.to_depot <= self.left[:, None] + TOL) & ~self.visited
+        reach = (self.dist_from_current() + self.to_depot <= self.left[:, None] + TOL) & ~self.visited
         reach[:, 0] = False
         nodes = reach[:, 1:] & ~self.ended[:, None]
         return torch.cat([nodes, torch.ones(self.B, 1, dtype=torch.bool, device=nodes.device)], 1)
@@ -81,7 +74,7 @@ class OPBatch:
             raise InvalidAction("an action visits a visited or unreachable node")
         go = (a < self.N) & ~self.ended
         node = torch.where(go, a + 1, self.current)
-        step_len = self._from_current()[self.rows, node]
+        step_len = self.dist_from_current()[self.rows, node]
         self.left = self.left - torch.where(go, step_len, torch.zeros_like(step_len))
         add = torch.where(go, self.prize[self.rows, node], torch.zeros_like(self.collected))
         self.visited[self.rows[go], node[go]] = True

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ...errors import InvalidAction, InvalidSolution
-from .instances import TSPInstance, distance_matrix, tour_length
+from .instances import TSPInstance, as_indices, distance_matrix, tour_length
 from .view import OneInstanceView
 
 
@@ -71,13 +71,7 @@ class TSPBatch:
 
 def check_tour(tour, n: int) -> np.ndarray:
     """A tour must be a permutation of 0..n-1 (any rotation or direction); -> int array."""
-    try:
-        t = np.asarray(tour)
-        if t.ndim != 1 or not np.issubdtype(t.dtype, np.number) or (t != np.round(t)).any():
-            raise ValueError
-        t = t.astype(np.int64)
-    except (ValueError, TypeError):
-        raise InvalidSolution(f"a tour must be a sequence of node indices, got {tour!r:.80}") from None
+    t = as_indices(tour, "a tour")
     if len(t) != n:
         raise InvalidSolution(f"a tour must visit all {n} nodes once, got {len(t)} entries")
     if (np.sort(t) != np.arange(n)).any():
