@@ -5,15 +5,25 @@ the next node is chosen among the unvisited ones.
 
 Model: node coordinates embedded linearly, plus learned marks for the origin and the
 destination tokens; ``layers`` pre-norm transformer encoder layers; a linear score per token;
-origin and destination masked. Training (imitation): for reference tours (LKH through elkai)
-of generated instances, a random sub-path start k (shared within a batch, so the sub-problems
-have one size), the sub-problem "from tour[k] through tour[k+1..] back to tour[0]" and the
-target tour[k+1], with the tour's direction drawn at random (both are optimal); cross-entropy,
-Adam. Inference: greedy, or beam search of width ``beam`` over the same re-encoding.
+origin and destination masked. Training (imitation): for reference tours (LKH through elkai,
+one run) of generated instances, a random sub-path start k (shared within a batch, so the
+sub-problems have one size), the sub-problem "from tour[k] through tour[k+1..] back to
+tour[0]" and the target tour[k+1], with the tour's direction and one of the unit square's 8
+symmetries drawn at random (each maps an optimal tour to an optimal tour); cross-entropy, Adam,
+cosine learning-rate decay over the run. Inference: greedy, or beam search of width ``beam``
+(the most probable partial tours; the shortest complete one is kept). TSPLIB instances are
+moved to the unit square (aspect kept) before decoding; their tours are scored on the file's
+own coordinates.
 
-Checkpoints: ``checkpoint="shipped"`` loads ``solvers/data/bq-nco-tsp.pt`` when it ships;
-"none" trains within the run's budget (``train_fraction`` of it); a path loads that file.
-No trained checkpoint ships yet (see the README of ``problems/routing``).
+Departures from the paper, for CPU/short-GPU budgets: 6 layers (the paper: 9), tours by LKH
+with one run instead of Concorde, about 22,000 training instances (the paper: 1M) multiplied
+by the symmetries, minutes instead of days of training; no k-nearest-neighbour restriction yet.
+
+Checkpoints: ``checkpoint="shipped"`` (default) loads ``solvers/data/bq-nco-tsp.pt`` (trained
+at N = 100; ``solvers/data/README.md`` has the command and its cost); a path loads that file (an
+export or a training checkpoint: both carry their architecture, which overrides
+``d_model``/``heads``/``layers``/``ff``); "none" trains on the CPU within the run's budget
+(``train_fraction`` of it). Training: ``python -m mobench.solvers.bq_nco --help``.
 """
 from __future__ import annotations
 
@@ -25,13 +35,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import MobenchError
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
 
 DEFAULTS = {
     "d_model": 128,
     "heads": 8,
-    "layers": 4,
+    "layers": 6,
     "ff": 512,
     "lr": 1e-4,
     "batch": 128,
@@ -70,78 +81,143 @@ def sub_problem(coords, tours, k: int, reverse) -> tuple[torch.Tensor, torch.Ten
     return torch.gather(coords, 1, idx[..., None].expand(-1, -1, 2))
 
 
+def dihedral(coords: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
+    """One of the unit square's 8 symmetries per instance (``which`` in 0..7): a symmetry maps
+    an optimal tour to an optimal tour, so it multiplies the training set by 8."""
+    x, y = coords[..., 0], coords[..., 1]
+    w = which[:, None]
+    x, y = torch.where(w % 2 == 1, 1 - x, x), torch.where((w // 2) % 2 == 1, 1 - y, y)
+    x, y = torch.where(w >= 4, y, x), torch.where(w >= 4, x, y)
+    return torch.stack([x, y], -1)
+
+
 def train(model, coords: torch.Tensor, tours: torch.Tensor, seconds: float, cfg: dict, seed: int = 0,
-          log=None) -> int:
-    """Imitation on random sub-paths of the reference tours; -> the number of updates."""
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    gen = torch.Generator().manual_seed(seed)
+          log=None, opt=None, schedule=None, max_updates: int | None = None) -> int:
+    """Imitation on random sub-paths of the reference tours; -> the number of updates.
+    ``schedule(elapsed) -> learning-rate factor`` (constant when None); tensors may be on a GPU
+    (bf16 autocast there)."""
+    dev = coords.device
+    opt = opt or torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    gen = torch.Generator(device=dev).manual_seed(seed)
     n_inst, N = tours.shape
+    B = cfg["batch"]
     t0, updates = time.monotonic(), 0
-    while time.monotonic() - t0 < seconds:
-        rows = torch.randint(n_inst, (cfg["batch"],), generator=gen)
-        k = int(torch.randint(0, N - 2, (1,), generator=gen))
-        reverse = torch.rand(cfg["batch"], generator=gen) < 0.5
-        sub = sub_problem(coords[rows], tours[rows], k, reverse)
-        perm = torch.argsort(torch.rand(cfg["batch"], sub.shape[1] - 2, generator=gen), dim=1)
+    while (elapsed := time.monotonic() - t0) < seconds and (max_updates is None or updates < max_updates):
+        if schedule is not None:
+            for g in opt.param_groups:
+                g["lr"] = cfg["lr"] * schedule(elapsed)
+        rows = torch.randint(n_inst, (B,), generator=gen, device=dev)
+        k = int(torch.randint(0, N - 2, (1,), generator=gen, device=dev))
+        reverse = torch.rand(B, generator=gen, device=dev) < 0.5
+        xy = dihedral(coords[rows], torch.randint(8, (B,), generator=gen, device=dev)) if cfg.get("augment") else coords[rows]
+        sub = sub_problem(xy, tours[rows], k, reverse)
+        perm = torch.argsort(torch.rand(B, sub.shape[1] - 2, generator=gen, device=dev), dim=1)
         rest = torch.gather(sub[:, 2:], 1, perm[..., None].expand(-1, -1, 2))
         target = torch.argsort(perm, dim=1)[:, 0]  # where the next node (rest token 0) went
-        logits = model(torch.cat([sub[:, :2], rest], 1))
-        loss = nn.functional.cross_entropy(logits, target)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            logits = model(torch.cat([sub[:, :2], rest], 1))
+        loss = nn.functional.cross_entropy(logits.float(), target)
         opt.zero_grad()
         loss.backward()
         opt.step()
         updates += 1
         if log is not None and updates % 50 == 0:
-            log(updates, float(loss))
+            log(updates, float(loss.detach()))
     return updates
+
+
+def reference_tours(n: int, count: int, seed: int, workers: int = 1, seconds: float = math.inf):
+    """``count`` uniform instances of ``n`` nodes (seed ``seed``, never a test set's) and their
+    LKH tours (one run each), computed by ``workers`` processes until ``seconds`` pass.
+    -> (coords [M, n, 2] float32, tours [M, n] int64), M <= count."""
+    import multiprocessing as mp
+    from ..problems.routing.instances import tsp_test_set
+    coords = tsp_test_set(n, count, seed)
+    t0, tours = time.monotonic(), []
+    with mp.get_context("fork").Pool(workers) if workers > 1 else _Inline() as pool:
+        for tour in pool.imap(_lkh, coords, chunksize=8):
+            tours.append(tour)
+            if time.monotonic() - t0 > seconds:
+                pool.terminate()
+                break
+    return coords[:len(tours)].astype(np.float32), np.stack(tours).astype(np.int64)
+
+
+class _Inline:
+    """The Pool methods used above, in this process."""
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def imap(self, f, items, chunksize=1):
+        return map(f, items)
+
+    def terminate(self):
+        pass
+
+
+def _lkh(c):
+    from ..problems.routing import TSPInstance, lkh_tour
+    return lkh_tour(TSPInstance("train", c), runs=1)
 
 
 @torch.no_grad()
 def decode(model, coords: torch.Tensor, beam: int = 1) -> torch.Tensor:
     """Tours [B, N] from node 0, re-encoding the remaining sub-problem at every step; beam
-    search keeps the ``beam`` partial tours of least length per instance (greedy for 1)."""
+    search keeps the ``beam`` most probable partial tours per instance and returns the shortest
+    of the complete ones (greedy for 1)."""
     B, N, _ = coords.shape
+    dev = coords.device
     W = max(1, min(beam, N - 1))
-    rows = torch.arange(B).repeat_interleave(W)
-    tours = torch.zeros(B * W, 1, dtype=torch.long)
-    length = torch.zeros(B * W, dtype=torch.float64)
-    length[torch.arange(B * W) % W != 0] = math.inf  # start from one live beam per instance
-    visited = torch.zeros(B * W, N, dtype=torch.bool)
+    rows = torch.arange(B, device=dev).repeat_interleave(W)
+    tours = torch.zeros(B * W, 1, dtype=torch.long, device=dev)
+    ar = torch.arange(B * W, device=dev)  # row indices (B * W rows; B when greedy, W = 1)
+    score = torch.zeros(B * W, dtype=torch.float64, device=dev)  # log-probability of each beam
+    score[ar % W != 0] = -math.inf  # start from one live beam per instance
+    visited = torch.zeros(B * W, N, dtype=torch.bool, device=dev)
     visited[:, 0] = True
     xy = coords[rows]
     for step in range(1, N):
         cur = tours[:, -1]
         rest = torch.argsort(visited.float(), dim=1, stable=True)[:, :N - step]  # unvisited node ids
-        sub = torch.cat([xy[torch.arange(B * W), cur][:, None], xy[:, :1],
+        sub = torch.cat([xy[ar, cur][:, None], xy[:, :1],
                          torch.gather(xy, 1, rest[..., None].expand(-1, -1, 2))], 1)
         logp = torch.log_softmax(model(sub.float()), dim=1)  # [B*W, N - step]
         if W == 1:
-            nxt = rest[torch.arange(B), logp.argmax(1)]
-            cand_len = length
-            parent = torch.arange(B)
-        else:  # expand every beam by its top W moves, keep the W shortest partial tours
+            nxt = rest[ar, logp.argmax(1)]
+            parent = ar
+        else:  # expand every beam by its top W moves, keep the W most probable partial tours
             k = min(W, rest.shape[1])
-            top = logp.topk(k, dim=1).indices
-            cand = torch.gather(rest, 1, top)                                         # [B*W, k]
-            add = (torch.gather(xy, 1, cand[..., None].expand(-1, -1, 2)) - xy[torch.arange(B * W), cur][:, None]).norm(dim=-1)
-            total = (length[:, None] + add).reshape(B, W * k)
-            best = total.topk(W, dim=1, largest=False).indices                        # [B, W]
-            parent = (best // k) + torch.arange(B)[:, None] * W
-            parent = parent.reshape(-1)
+            top = logp.topk(k, dim=1)
+            cand = torch.gather(rest, 1, top.indices)                                 # [B*W, k]
+            total = (score[:, None] + top.values.double()).reshape(B, W * k)
+            best = total.topk(W, dim=1).indices                                       # [B, W]
+            parent = ((best // k) + torch.arange(B, device=dev)[:, None] * W).reshape(-1)
             nxt = cand.reshape(B, W * k).gather(1, best).reshape(-1)
-            cand_len = total.gather(1, best).reshape(-1)
+            score = total.gather(1, best).reshape(-1)
         tours = torch.cat([tours[parent], nxt[:, None]], 1)
         visited = visited[parent].clone()
-        visited[torch.arange(len(nxt)), nxt] = True
-        if W == 1:
-            length = length + (xy[torch.arange(B), nxt] - xy[torch.arange(B), cur]).norm(dim=-1)
-        else:
-            length = cand_len
+        visited[ar, nxt] = True
     if W == 1:
         return tours
-    closing = (xy[torch.arange(B * W), tours[:, -1]] - xy[:, 0]).norm(dim=-1)
-    best = (length + closing).reshape(B, W).argmin(1)
-    return tours.reshape(B, W, N)[torch.arange(B), best]
+    pts = torch.gather(xy, 1, tours[..., None].expand(-1, -1, 2))
+    length = (pts - pts.roll(-1, 1)).norm(dim=-1).sum(1)  # closed tours; the shortest beam is kept
+    best = length.reshape(B, W).argmin(1)
+    return tours.reshape(B, W, N)[torch.arange(B, device=dev), best]
+
+
+ARCH = ("d_model", "heads", "layers", "ff")
+
+
+def load_model(path, device="cpu") -> tuple[BQModel, dict]:
+    """A trained model from an exported policy or a training checkpoint (both carry their
+    architecture); -> (model in eval mode, the file's metadata)."""
+    blob = torch.load(path, map_location=device, weights_only=True)
+    model = BQModel(**{k: blob["cfg"][k] for k in ARCH}).to(device)
+    model.load_state_dict({k: v.float() for k, v in blob["model"].items()})
+    return model.eval(), {k: v for k, v in blob.items() if k not in ("model", "opt")}
 
 
 class BQNCO(Solver):
@@ -152,36 +228,154 @@ class BQNCO(Solver):
     def supports(self, problem):
         return None if "tsp" in problem.spec.tags else "TSP problems only"
 
-    def model(self) -> BQModel:
-        return BQModel(self.d_model, self.heads, self.layers, self.ff)
+    def checkpoint_path(self) -> Path | None:
+        if self.checkpoint in ("", "none"):
+            return None
+        path = SHIPPED if self.checkpoint == "shipped" else Path(self.checkpoint)
+        if self.checkpoint != "shipped" and not path.exists():
+            raise MobenchError(f"bq-nco: checkpoint file {path} does not exist")
+        return path if path.exists() else None
 
     def solve(self, problem, budget, seed, log):
         torch.manual_seed(seed)
-        model = self.model()
-        path = None if self.checkpoint in ("", "none") else (SHIPPED if self.checkpoint == "shipped" else Path(self.checkpoint))
-        if path is not None and path.exists():
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
-        else:
-            from ..problems.routing import TSPInstance, lkh_tour
-            from ..problems.routing.instances import tsp_test_set
+        path = self.checkpoint_path()
+        if path is not None:
+            model, meta = load_model(path)
+            t, st = meta.get("train", {}), meta.get("state", {})
+            policy = (f"{path.name} (trained at N={t.get('n')}, {st.get('updates')} updates, "
+                      f"{st.get('seconds', 0):.0f} s on {t.get('device')})")
+        else:  # train within the run's budget, on the CPU
+            cfg = {k: getattr(self, k) for k in DEFAULTS}
+            model = BQModel(**{k: cfg[k] for k in ARCH})
             seconds = budget.seconds_left * self.train_fraction
-            coords = tsp_test_set(self.train_n, self.train_instances, 10_000 + seed)  # not the test sets' seeds
-            tours, t0 = [], time.monotonic()
-            for c in coords:  # reference tours, within a third of the training time
-                tours.append(lkh_tour(TSPInstance("train", c), runs=1))
-                if time.monotonic() - t0 > seconds / 3:
-                    break
-            coords = torch.as_tensor(coords[:len(tours)], dtype=torch.float32)
-            train(model, coords, torch.as_tensor(np.stack(tours)), seconds - (time.monotonic() - t0),
-                  {k: getattr(self, k) for k in DEFAULTS}, seed, log)
-        model.eval()
+            t0 = time.monotonic()
+            coords, tours = reference_tours(self.train_n, self.train_instances, 10_000 + seed, 1, seconds / 3)
+            train(model, torch.as_tensor(coords), torch.as_tensor(tours), seconds - (time.monotonic() - t0),
+                  cfg, seed, log)
+            model.eval()
+            policy = "trained in the run"
         insts = problem.instances()
         coords = torch.as_tensor(np.stack([i.coords for i in insts]), dtype=torch.float32)
-        scale = coords.reshape(len(insts), -1).abs().amax(1).clamp_min(1e-9)[:, None, None]  # TSPLIB: to the unit square
-        tours = torch.cat([decode(model, chunk / s, self.beam)
-                           for chunk, s in zip(coords.split(256), scale.split(256))])
-        return Outcome(solutions=list(tours.numpy()),
-                       info={"policy": str(path) if path is not None and path.exists() else "trained in the run"})
+        lo = coords.amin(1, keepdim=True)  # TSPLIB coordinates: to the unit square, aspect kept
+        scale = (coords.amax(1, keepdim=True) - lo).amax(2, keepdim=True).clamp_min(1e-9)
+        unit = torch.where(scale > 1.0, (coords - lo) / scale, coords)  # generated instances as they are
+        tours = torch.cat([decode(model, chunk, self.beam) for chunk in unit.split(256)])
+        return Outcome(solutions=list(tours.numpy()), info={"policy": policy})
 
 
 register_solver("bq-nco", BQNCO)
+
+
+def main(argv=None):
+    """Train the TSP model: reference tours by LKH (``--workers`` processes), then imitation;
+    resumable (``--out`` is reloaded when it exists, ``--data`` reused)."""
+    import argparse
+    import sys
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--n", type=int, default=DEFAULTS["train_n"], help="nodes of the training instances")
+    ap.add_argument("--instances", type=int, default=20_000)
+    ap.add_argument("--data", required=True, help=".npz of training instances and tours (made when absent)")
+    ap.add_argument("--data-seconds", type=float, default=math.inf, help="stop computing tours after this")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--out", required=True, help="training checkpoint (resumed when it exists)")
+    ap.add_argument("--seconds", type=float, default=7200.0, help="training seconds (cumulative over resumes)")
+    ap.add_argument("--batch", type=int, default=DEFAULTS["batch"])
+    ap.add_argument("--lr", type=float, default=DEFAULTS["lr"])
+    for k in ARCH:
+        ap.add_argument(f"--{k.replace('_', '-')}", type=int, default=DEFAULTS[k])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save-every", type=float, default=60.0)
+    ap.add_argument("--export", help="after training, write the model alone (fp16, what ships) here")
+    ap.add_argument("--eval", default="", help="sizes (e.g. 50,200) to decode on the first --eval-count "
+                    "test instances after training: a diagnostic beside the engine's scores")
+    ap.add_argument("--eval-count", type=int, default=128)
+    a = ap.parse_args(argv)
+    data = Path(a.data)
+    if data.exists():
+        z = np.load(data)
+        coords, tours = z["coords"], z["tours"]
+    else:
+        t0 = time.monotonic()
+        coords, tours = reference_tours(a.n, a.instances, 10_000 + a.seed, a.workers, a.data_seconds)
+        np.savez_compressed(data, coords=coords, tours=tours)
+        print(f"{len(tours)} LKH tours of N={a.n} in {time.monotonic() - t0:.0f} s ({a.workers} workers)", flush=True)
+    dev = torch.device(a.device)
+    cfg = {**DEFAULTS, "lr": a.lr, "batch": a.batch, "augment": True, **{k: getattr(a, k) for k in ARCH}}
+    model = BQModel(**{k: cfg[k] for k in ARCH}).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    out = Path(a.out)
+    state = {"updates": 0, "seconds": 0.0, "samples": 0}
+    if out.exists():
+        blob = torch.load(out, map_location=dev, weights_only=True)
+        cfg = {**cfg, **blob["cfg"]}
+        model = BQModel(**{k: cfg[k] for k in ARCH}).to(dev)
+        model.load_state_dict(blob["model"])
+        opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+        opt.load_state_dict(blob["opt"])
+        state = blob["state"]
+        print(f"resumed {out}: {state['updates']} updates, {state['seconds']:.0f} s", flush=True)
+    X, T = torch.as_tensor(coords, device=dev), torch.as_tensor(tours, device=dev)
+    total = a.seconds
+
+    def save(path, export=False):
+        sd = {k: (v.half() if export else v).cpu() for k, v in model.state_dict().items()}
+        blob = {"model": sd, "cfg": {k: cfg[k] for k in ("lr", "batch", "augment", *ARCH)}, "state": state,
+                "train": {"n": a.n, "instances": int(len(tours)), "device": str(dev),
+                          "command": "python -m mobench.solvers.bq_nco " + " ".join(sys.argv[1:] if argv is None else argv)}}
+        if not export:
+            blob["opt"] = opt.state_dict()
+        tmp = Path(path).with_suffix(".tmp")
+        torch.save(blob, tmp)
+        tmp.replace(path)
+
+    def cosine(elapsed):  # learning rate over the whole (resumed) run, down to 5%
+        frac = min(1.0, (state["seconds"] + elapsed) / total)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))
+
+    while state["seconds"] < total - 1e-6:
+        chunk = min(a.save_every, total - state["seconds"])
+        t0 = time.monotonic()
+        done = train(model, X, T, chunk, cfg, a.seed + state["updates"], opt=opt, schedule=cosine,
+                     log=None)
+        state["seconds"] += time.monotonic() - t0
+        state["updates"] += done
+        state["samples"] += done * cfg["batch"]
+        model.train()
+        with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            k = torch.randint(0, a.n - 2, (1,)).item()
+            rows = torch.arange(min(1024, len(T)), device=dev)
+            sub = sub_problem(X[rows], T[rows], k, torch.zeros(len(rows), dtype=torch.bool, device=dev))
+            acc = (model(sub).argmax(1) == 0).float().mean().item()
+        save(out)
+        print(f"{state['updates']:7d} updates  {state['samples']:10d} samples  {state['seconds']:6.0f} s  "
+              f"next-node accuracy on training sub-paths (k={k}) {acc:.3f}", flush=True)
+    if a.export:
+        save(Path(a.export), export=True)
+        print(f"exported {a.export}", flush=True)
+    for n in [int(x) for x in a.eval.split(",") if x]:
+        diagnose(model.eval(), n, a.eval_count, a.workers, dev)
+
+
+def diagnose(model, n: int, count: int, workers: int, dev):
+    """Mean gap (%) of greedy and beam-16 tours to LKH's on the first ``count`` instances of
+    the N = ``n`` test set, and the decoding time: printed, not scored (the engine scores)."""
+    from ..problems.routing.instances import tour_length, tsp_test_set
+    import multiprocessing as mp
+    coords = tsp_test_set(n, count, 1000 + n)
+    with mp.get_context("fork").Pool(workers) if workers > 1 else _Inline() as pool:
+        ref = np.array([tour_length(c, t) for c, t in zip(coords, pool.imap(_lkh, coords, chunksize=4))])
+    X = torch.as_tensor(coords, dtype=torch.float32, device=dev)
+    for beam in (1, 16):
+        t0 = time.monotonic()
+        tours = torch.cat([decode(model, chunk, beam) for chunk in X.split(4096 // beam)]).cpu().numpy()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        dt = time.monotonic() - t0
+        got = np.array([tour_length(c, t) for c, t in zip(coords, tours)])
+        print(f"N={n} beam={beam}: mean gap to LKH {100 * np.mean(got / ref - 1):.3f}% over {count} "
+              f"instances, decoding {dt:.1f} s on {dev}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
