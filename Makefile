@@ -44,6 +44,7 @@ bench: $(STAMP)  ## the issues' benchmark scripts (long: see their headers)
 	$(PY) benchmarks/hydro_cobre_crosscheck.py
 	$(PY) benchmarks/routing_env_speed.py
 	$(PY) benchmarks/routing_bq_nco.py
+	$(PY) benchmarks/morl_fronts.py
 
 # Regenerate the pins from the current environment (after changing dependencies):
 constraints: $(STAMP)

@@ -88,11 +88,11 @@ class LinearPPO(Solver):
             if clock.seconds_left <= 0:
                 break
             venv = make_vec_env(lambda: mog.wrappers.LinearReward(problem.env(), weight=(w * sign).astype(np.float32)),
-                                n_envs=self.n_envs, seed=seed * 1000 + k)
+                                n_envs=self.n_envs, seed=(seed * 1000 + k) % 2**32)
             n_steps = max(8, min(self.n_steps, per // self.n_envs))
             model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(self.batch_size, n_steps * self.n_envs),
                         learning_rate=self.lr, gamma=self.gamma, ent_coef=self.ent_coef,
-                        policy_kwargs={"net_arch": [self.hidden, self.hidden]}, seed=seed * 1000 + k,
+                        policy_kwargs={"net_arch": [self.hidden, self.hidden]}, seed=(seed * 1000 + k) % 2**32,
                         device=self.device, verbose=0)
             # leave the remaining weights their share of the time
             reserve = clock.seconds_left * (len(weights) - k - 1) / (len(weights) - k)

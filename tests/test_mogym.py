@@ -58,3 +58,13 @@ def test_linear_ppo_recovers_part_of_the_deep_sea_treasure_front():
     found = {tuple(np.round(r, 3)) for r in ev.objectives[:, 0] if np.abs(front - r).max(axis=1).min() < 1e-4}
     assert len(found) >= 3  # measured: 5 of the 10 front points at 60k steps
     assert ev.summary["hv"] >= 0.7 * ev.summary["reference_hv"]  # measured: 361.3 of 401.8
+
+
+def test_linear_ppo_takes_the_runners_large_seeds():
+    """The runner draws 32-bit-wide seeds; SB3 takes seeds below 2**32 only (a seed * 1000 once
+    overflowed, so linear-ppo failed under the runner)."""
+    from mobench.solver import Budget, Clock, Log
+    problem = mobench.make("mogym/deep-sea-treasure-v0")
+    clock = Clock(Budget(steps=2000, seconds=60))
+    out = mobench.make_solver("linear-ppo:n_weights=2,n_steps=64").solve(problem, clock, 712602384, Log(clock))
+    assert len(out.policies) == 2

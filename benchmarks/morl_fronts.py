@@ -1,0 +1,57 @@
+"""Multi-objective RL: HV, EUM, sparsity and cardinality of the solvers' policy sets at equal
+environment steps, through the runner, read back from the store.
+
+    python benchmarks/morl_fronts.py [--tasks deep-sea-treasure,fruit-tree] [--solvers c-morl,linear-ppo]
+        [--steps 100000] [--seconds 1800] [--seeds 3] [--store results/bench-morl] [--jobs 1]
+
+Every solver gets the same step budget (environment steps, evaluation episodes included for
+c-morl) and the same wall-clock cap. The engine evaluates every returned policy on the task's
+test episodes (undiscounted) and scores the set against the task's reference point; where the
+front is known (deep-sea-treasure, fruit-tree) the table also gives the share of its HV.
+C-MORL's published table is not in results/published/ (see the issue note).
+Already-stored runs are reused.
+"""
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from mobench.cli import split_solvers
+from mobench.leaderboard import _budget_text, leaderboard
+from mobench.metrics import hypervolume
+from mobench.registry import make
+from mobench.runner import plan, run
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", default="deep-sea-treasure,fruit-tree")
+    ap.add_argument("--solvers", default="c-morl,linear-ppo")
+    ap.add_argument("--steps", type=int, default=100_000)
+    ap.add_argument("--seconds", type=float, default=1800.0)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--store", default="results/bench-morl")
+    ap.add_argument("--jobs", type=int, default=1)
+    a = ap.parse_args()
+    targets = [f"mogym/{t}-v0" for t in a.tasks.split(",") if t]
+    specs = plan(targets, split_solvers(a.solvers), a.seeds, budget_steps=a.steps, budget_seconds=a.seconds)
+    run(specs, a.store, jobs=a.jobs)
+    board = leaderboard(a.store)
+    keys = {s.problem for s in specs}
+    board = board[board.problem.isin(keys) & (board.budget == _budget_text(a.steps, a.seconds))].copy()
+    ref_hv = {}
+    for key in keys:
+        problem = make(key)
+        if problem.reference_kind() == "optimal":
+            ref_hv[key] = hypervolume(problem.reference().front, problem.spec.hv_ref_point, problem.spec.senses)
+    board["hv_share_pct"] = [100 * h / ref_hv[p] if p in ref_hv else float("nan") for p, h in zip(board.problem, board.hv)]
+    cols = [c for c in ("hv", "hv lo", "hv hi", "hv_share_pct", "eum", "sparsity", "cardinality", "igd",
+                        "n_seeds", "wall_s") if c in board]
+    pd.set_option("display.width", 220)
+    print(f"\nstore {a.store}, {a.steps} environment steps per run, {a.seeds} seeds (mean, 95% CI lo/hi)")
+    print(board.set_index(["problem", "solver"])[cols].round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+"""`c-morl` (Liu et al., "C-MORL: Multi-Objective Reinforcement Learning through Efficient
+Discovery of Pareto Front", ICLR 2025): Pareto initialisation, then constrained policy
+optimisation that extends the front from its sparsest points.
+
+1. Pareto initialisation: ``n_init`` PPO policies, one per weight vector spread over the
+   simplex, trained on the weighted sum of the per-objective (standardised) advantages, with
+   ``init_fraction`` of the step budget shared evenly.
+2. Archive: every evaluated policy (its return vector J, measured by ``eval_episodes``
+   deterministic episodes) enters; it keeps the non-dominated ones and, above ``archive_size``,
+   drops the most crowded (crowding distance, pymoo's).
+3. Selection: the ``n_select`` archived policies of largest crowding distance (the boundary
+   points, whose distance is infinite, first).
+4. Extension: from each selected policy and each objective i, PPO updates that maximise J_i
+   subject to J_j >= J_j(start) - (1 - beta) |J_j(start)| for every j != i (the paper's
+   beta J_j written for returns of either sign), through the interior-point log barrier of
+   IPO (Liu, Ding, Liu, AAAI 2020) on the clipped surrogate. J_j of the updated policy is
+   estimated from each rollout by the importance-weighted advantage,
+   J_j(theta) - J_j(rollout policy) ~ mean((ratio - 1) A_j) x steps per episode, added to the
+   rollout policy's evaluated J_j; the barrier is taken on g_j = (J_j(theta) - threshold_j) /
+   margin_j (1 at the start, 0 on the constraint), in the extended form (Kervadec et al. 2019)
+   so that it stays finite when an estimate crosses the boundary. Every intermediate policy is
+   evaluated into the archive (1e-3 is added to every margin so that a zero return still
+   leaves the start strictly feasible).
+   The remaining budget is split evenly over ``rounds`` rounds of selection and extension, and
+   within a round over the (policy, objective) pairs.
+
+All returns are handled as maximised (objectives declared ``min`` enter negated) and
+undiscounted for evaluation; PPO itself discounts with ``gamma``. Environment steps spent in
+evaluation count towards the budget. The answer: the archive's policies (deterministic).
+The paper's code was not read; defaults not stated in the issue are this suite's choice.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..registry import register_solver
+from ..solver import Budget, Outcome, Solver
+from ._advantage import gae
+from .linear_ppo import LinearPPO, weight_grid
+
+DEFAULTS = {
+    "n_init": 6,             # Pareto-initialisation policies (weights spread over the simplex)
+    "init_fraction": 0.4,    # share of the step budget spent on initialisation
+    "n_select": 3,           # policies extended per round (largest crowding distance first)
+    "rounds": 2,             # selection + extension rounds sharing the rest of the budget
+    "beta": 0.9,             # constraint: J_j >= J_j(start) - (1 - beta) |J_j(start)|
+    "barrier_t": 20.0,       # IPO barrier: -log(g) / t
+    "archive_size": 100,
+    "eval_episodes": 1,      # deterministic episodes per archived policy (more for stochastic tasks)
+    "n_envs": 4,
+    "n_steps": 128,          # steps per environment per PPO iteration
+    "epochs": 4,
+    "minibatches": 4,
+    "lr": 3e-4,
+    "gamma": 0.99,
+    "gae_lambda": 0.95,
+    "clip": 0.2,
+    "ent_coef": 0.01,
+    "vf_coef": 0.5,
+    "hidden": 64,
+}
+
+
+# --- archive --------------------------------------------------------------------------------
+
+def nondominated(J: np.ndarray) -> np.ndarray:
+    """Mask of the rows of J (maximised) that no other row dominates (duplicates: the first)."""
+    keep = np.ones(len(J), bool)
+    for i in range(len(J)):
+        dom = np.all(J >= J[i], 1) & np.any(J > J[i], 1)
+        same = np.all(J == J[i], 1) & (np.arange(len(J)) < i)
+        keep[i] = not (dom.any() or same.any())
+    return keep
+
+
+def crowding(J: np.ndarray) -> np.ndarray:
+    """Crowding distance (pymoo's NSGA-II definition; infinite at the extremes)."""
+    from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
+    if len(J) <= 2:
+        return np.full(len(J), np.inf)
+    return calc_crowding_distance(-np.asarray(J, float))  # pymoo minimises; distances are symmetric
+
+
+class Archive:
+    """Evaluated policies: keeps the non-dominated ones, at most ``size`` (most crowded out)."""
+
+    def __init__(self, size: int):
+        self.size, self.J, self.policies = size, np.zeros((0, 0)), []
+
+    def add(self, J, policy) -> None:
+        J = np.asarray(J, float)[None]
+        self.J = J if len(self.policies) == 0 else np.concatenate([self.J, J])
+        self.policies.append(policy)
+        keep = nondominated(self.J)
+        self._keep(keep)
+        while len(self.policies) > self.size:
+            cd = crowding(self.J)
+            self._keep(np.arange(len(cd)) != int(np.argmin(cd)))
+
+    def _keep(self, mask):
+        self.J = self.J[mask]
+        self.policies = [p for p, k in zip(self.policies, mask) if k]
+
+    def select(self, n: int) -> list[int]:
+        """Indices of the ``n`` least crowded archived policies (extremes first)."""
+        cd = crowding(self.J)
+        return list(np.argsort(-cd, kind="stable")[:n])
+
+
+# --- the agent ------------------------------------------------------------------------------
+
+class Agent(nn.Module):
+    """Actor (categorical or diagonal Gaussian) and a critic with one value per objective."""
+
+    def __init__(self, obs_dim: int, n_obj: int, n_actions: int | None, act_dim: int | None, hidden: int):
+        super().__init__()
+        def mlp(out):
+            return nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                                 nn.Linear(hidden, out))
+        self.discrete = n_actions is not None
+        self.actor = mlp(n_actions if self.discrete else act_dim)
+        self.log_std = None if self.discrete else nn.Parameter(torch.zeros(act_dim))
+        self.critic = mlp(n_obj)
+
+    def dist(self, obs):
+        out = self.actor(obs)
+        if self.discrete:
+            return torch.distributions.Categorical(logits=out)
+        return torch.distributions.Independent(torch.distributions.Normal(out, self.log_std.exp()), 1)
+
+    @torch.no_grad()
+    def act(self, obs):
+        """Deterministic action for a batch (the policy the engine evaluates)."""
+        out = self.actor(obs)
+        return out.argmax(-1) if self.discrete else out
+
+
+class Policy:
+    """Batched deterministic policy from an Agent: obs [B, ...] -> actions [B, ...]."""
+
+    def __init__(self, agent: Agent, low=None, high=None):
+        self.agent, self.low, self.high = agent, low, high
+
+    def __call__(self, obs):
+        a = self.agent.act(obs.float().reshape(len(obs), -1))
+        return a if self.low is None else a.clamp(self.low, self.high)
+
+
+class Episodes:
+    """n copies of the problem's Gymnasium view stepped in lock-step, reset as soon as an
+    episode ends (or reaches ``horizon`` steps); rewards as maximised vectors."""
+
+    def __init__(self, problem, n: int, sign: np.ndarray, horizon: int, seed: int):
+        self.envs = [problem.env() for _ in range(n)]
+        self.sign, self.horizon = sign, horizon
+        self.obs = np.stack([np.asarray(e.reset(seed=seed + i)[0], np.float32).reshape(-1)
+                             for i, e in enumerate(self.envs)])
+        self.t = np.zeros(n, int)
+        self.ret = np.zeros((n, len(sign)))
+        self.finished: list[np.ndarray] = []
+
+    def step(self, actions):
+        rew, done = np.zeros((len(self.envs), len(self.sign))), np.zeros(len(self.envs))
+        for i, (e, a) in enumerate(zip(self.envs, actions)):
+            obs, r, term, trunc, _ = e.step(a)
+            rew[i] = self.sign * np.asarray(r, float).reshape(-1)
+            self.t[i] += 1
+            self.ret[i] += rew[i]
+            if term or trunc or self.t[i] >= self.horizon:
+                done[i] = 1.0
+                self.finished.append(self.ret[i].copy())
+                obs, _ = e.reset()
+                self.t[i], self.ret[i] = 0, 0.0
+            self.obs[i] = np.asarray(obs, np.float32).reshape(-1)
+        return rew, done
+
+
+def evaluate_policy(problem, agent, sign, horizon, episodes, seed, low=None, high=None):
+    """Mean undiscounted return vector (maximised) of the deterministic policy; -> (J, steps)."""
+    env, policy, total, steps = problem.env(), Policy(agent, low, high), 0.0, 0
+    for k in range(episodes):
+        obs, _ = env.reset(seed=seed + k)
+        for _ in range(horizon):
+            a = policy(torch.as_tensor(np.asarray(obs, np.float32))[None])[0].numpy()
+            obs, r, term, trunc, _ = env.step(int(a) if agent.discrete else a)
+            total = total + sign * np.asarray(r, float).reshape(-1)
+            steps += 1
+            if term or trunc:
+                break
+    return total / episodes, steps
+
+
+# --- PPO with a vector critic, weighted or constrained --------------------------------------
+
+def barrier(g: torch.Tensor, t: float) -> torch.Tensor:
+    """Extended log barrier (Kervadec et al. 2019) for g > 0: -log(g) / t above 1/t^2, its
+    tangent line below (finite and increasing as g falls past the constraint)."""
+    lim = 1.0 / t ** 2
+    return torch.where(g >= lim, -torch.log(g.clamp_min(lim)) / t, -t * g - math.log(lim) / t + 1.0 / t)
+
+
+def ipo_loss(logp, logp_old, adv, objective: int, slack, scale, steps_per_episode: float, clip: float, t: float):
+    """C-MORL's constrained surrogate for one minibatch: minus the clipped PPO surrogate on the
+    standardised advantage of ``objective`` plus the barrier of every other objective j, on
+    g_j = (slack_j + estimated change of J_j) / scale_j, where slack_j = J_j(rollout policy) -
+    threshold_j and scale_j the start's margin (g = 1 at the start, 0 on the constraint).
+    adv [B, m] in return units."""
+    ratio = (logp - logp_old).exp()
+    a = adv[:, objective]
+    a = (a - a.mean()) / (a.std() + 1e-8)
+    loss = -torch.min(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a).mean()
+    for j in range(adv.shape[1]):
+        if j != objective:
+            change = ((ratio - 1.0) * adv[:, j]).mean() * steps_per_episode
+            loss = loss + barrier((float(slack[j]) + change) / float(scale[j]), t)
+    return loss
+
+
+class PPO:
+    """One agent's PPO loop (CleanRL style) with a vector critic; ``iterate(mode)`` runs one
+    rollout and update, ``mode`` = ("weights", w) or ("constrained", i, slack, scale)."""
+
+    def __init__(self, agent: Agent, episodes: Episodes, cfg: dict, low=None, high=None):
+        self.agent, self.env, self.c = agent, episodes, cfg
+        self.low, self.high = low, high
+        self.opt = torch.optim.Adam(agent.parameters(), lr=cfg["lr"], eps=1e-5)
+
+    def rollout(self):
+        c, E = self.c, len(self.env.envs)
+        obs, act, logp, rew, done, val = [], [], [], [], [], []
+        n_done0 = len(self.env.finished)
+        for _ in range(c["n_steps"]):
+            o = torch.as_tensor(self.env.obs.copy())
+            with torch.no_grad():
+                d = self.agent.dist(o)
+                a = d.sample()
+                v = self.agent.critic(o)
+            env_a = a.numpy() if self.agent.discrete else np.clip(a.numpy(), self.low, self.high)
+            r, dn = self.env.step([int(x) for x in env_a] if self.agent.discrete else list(env_a))
+            obs.append(o); act.append(a); logp.append(d.log_prob(a)); val.append(v)
+            rew.append(torch.as_tensor(r, dtype=torch.float32)); done.append(torch.as_tensor(dn, dtype=torch.float32))
+        with torch.no_grad():
+            last = self.agent.critic(torch.as_tensor(self.env.obs.copy()))
+        R, V, D = torch.stack(rew), torch.stack(val), torch.stack(done)
+        adv, ret = gae(R, V, last, D[..., None], c["gamma"], c["gae_lambda"])
+        episodes = max(1, len(self.env.finished) - n_done0)
+        return {"obs": torch.cat(obs), "act": torch.cat(act), "logp": torch.cat(logp),
+                "adv": adv.reshape(-1, R.shape[-1]), "ret": ret.reshape(-1, R.shape[-1]),
+                "steps_per_episode": c["n_steps"] * E / episodes}, c["n_steps"] * E
+
+    def iterate(self, mode) -> int:
+        c = self.c
+        data, steps = self.rollout()
+        n = len(data["act"])
+        for _ in range(c["epochs"]):
+            for idx in torch.randperm(n).split(max(1, n // c["minibatches"])):
+                d = self.agent.dist(data["obs"][idx])
+                logp = d.log_prob(data["act"][idx])
+                if mode[0] == "weights":
+                    adv = data["adv"][idx]
+                    a = ((adv - adv.mean(0)) / (adv.std(0) + 1e-8)) @ torch.as_tensor(mode[1], dtype=torch.float32)
+                    ratio = (logp - data["logp"][idx]).exp()
+                    pg = -torch.min(ratio * a, ratio.clamp(1 - c["clip"], 1 + c["clip"]) * a).mean()
+                else:
+                    pg = ipo_loss(logp, data["logp"][idx], data["adv"][idx], mode[1], mode[2], mode[3],
+                                  data["steps_per_episode"], c["clip"], c["barrier_t"])
+                v_loss = (self.agent.critic(data["obs"][idx]) - data["ret"][idx]).pow(2).mean()
+                loss = pg + c["vf_coef"] * v_loss - c["ent_coef"] * d.entropy().mean()
+                self.opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.agent.parameters(), 0.5)
+                self.opt.step()
+        return steps
+
+
+class CMORL(Solver):
+    defaults = DEFAULTS
+    default_budget = Budget(steps=300_000, seconds=1800)
+    description = "C-MORL: Pareto initialisation + IPO-constrained PPO from the sparsest archived policies"
+
+    supports = LinearPPO.supports  # Pareto-policy problems with a Gymnasium view
+
+    def solve(self, problem, budget, seed, log):
+        import gymnasium as gym
+        torch.manual_seed(seed)
+        cfg = {k: getattr(self, k) for k in DEFAULTS}
+        spec = problem.spec
+        sign = np.array([1.0 if o.sense == "max" else -1.0 for o in spec.objectives])
+        m, horizon = spec.n_obj, spec.scenarios.horizon
+        env0 = problem.env()
+        obs_dim = int(np.prod(env0.observation_space.shape))
+        space = env0.action_space
+        discrete = isinstance(space, gym.spaces.Discrete)
+        low = high = None
+        if not discrete:
+            low, high = torch.as_tensor(space.low), torch.as_tensor(space.high)
+        archive = Archive(cfg["archive_size"])
+        eval_seed = 10**6 + 1000 * seed  # never the problem's test seeds
+        per_iter = cfg["n_envs"] * cfg["n_steps"]
+
+        def new_agent():
+            return Agent(obs_dim, m, int(space.n) if discrete else None, None if discrete else int(space.shape[0]),
+                         cfg["hidden"])
+
+        def add(agent, stage):
+            J, steps = evaluate_policy(problem, agent, sign, horizon, cfg["eval_episodes"], eval_seed, low, high)
+            budget.add(steps)
+            archive.add(J, copy.deepcopy(agent))
+            log(budget.steps, float(len(archive.policies)), stage=stage)
+            return J
+
+        def share(fraction):
+            """A stop test for a phase given ``fraction`` of the remaining steps and seconds."""
+            steps0, left_steps, t_end = budget.steps, budget.steps_left, budget.elapsed + fraction * budget.seconds_left
+            return lambda: (budget.steps - steps0 + per_iter > fraction * left_steps or budget.elapsed >= t_end
+                            or budget.steps_left < per_iter)
+
+        # 1. Pareto initialisation: init_fraction of the budget, evenly over the weights
+        weights = weight_grid(m, cfg["n_init"], seed)
+        init_left = cfg["init_fraction"]
+        for k, w in enumerate(weights):
+            done = share(init_left / (len(weights) - k))
+            init_left -= init_left / (len(weights) - k)
+            agent = new_agent()
+            ppo = PPO(agent, Episodes(problem, cfg["n_envs"], sign, horizon, 1000 * seed + 10 * k), cfg, low, high)
+            while not done():
+                budget.add(ppo.iterate(("weights", w)))
+            add(agent, 0)
+        # 2.-4. selection and constrained extension, the rest of the budget split evenly
+        for r in range(cfg["rounds"]):
+            chosen = archive.select(cfg["n_select"])
+            starts = [(copy.deepcopy(archive.policies[i]), archive.J[i].copy()) for i in chosen]
+            pairs = [(s, i) for s in range(len(starts)) for i in range(m)]
+            for q, (s, i) in enumerate(pairs):
+                done = share(1.0 / ((cfg["rounds"] - r - 1) * len(pairs) + len(pairs) - q))
+                start, J0 = starts[s]
+                agent = copy.deepcopy(start)
+                scale = (1.0 - cfg["beta"]) * np.abs(J0) + 1e-3  # > 0: the start is strictly feasible
+                threshold, J = J0 - scale, J0
+                ppo = PPO(agent, Episodes(problem, cfg["n_envs"], sign, horizon, 7919 * (r + 1) + 101 * s + i),
+                          cfg, low, high)
+                while not done():
+                    budget.add(ppo.iterate(("constrained", i, J - threshold, scale)))
+                    J = add(agent, r + 1)  # the evaluated J of the new iterate: the next slack
+        return Outcome(policies=[Policy(a, low, high) for a in archive.policies],
+                       info={"archive": archive.J.tolist(), "weights": weights.tolist()})
+
+
+register_solver("c-morl", CMORL)

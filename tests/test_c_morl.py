@@ -1,0 +1,96 @@
+"""c-morl: the IPO barrier on a problem with an analytic answer, the archive and its crowding
+distances on hand-made fronts, and a short end-to-end run on deep-sea-treasure."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import mobench
+from mobench.solvers.c_morl import Archive, barrier, crowding, ipo_loss, nondominated
+
+torch.set_num_threads(1)
+
+
+def test_barrier_is_the_log_barrier_inside_and_finite_past_the_constraint():
+    t = 20.0
+    g = torch.tensor([2.0, 1.0, 0.5, 1 / t ** 2, 0.0, -1.0])
+    b = barrier(g, t)
+    assert torch.allclose(b[:4], -torch.log(g[:4]) / t)
+    assert torch.isfinite(b).all() and (b.diff() > 0).all()  # rises as g falls
+    eps = 1e-6  # continuous at the switch
+    assert abs(float(barrier(torch.tensor(1 / t ** 2 + eps), t) - barrier(torch.tensor(1 / t ** 2 - eps), t))) < 1e-4
+
+
+def _bandit_run(t: float, iterations: int = 60):
+    """Three arms with rewards (1, 0), (0, 1), (0.5, 0.5); from pi = (0.1, 0.8, 0.1), maximise J_0
+    subject to J_1 >= 0.85 - 0.1 * 0.85 = 0.765 (beta = 0.9). J_0 + J_1 = 1 for every policy,
+    so the constrained optimum is J_0 = 0.235, on the constraint."""
+    R = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    logits = torch.log(torch.tensor([0.1, 0.8, 0.1])).requires_grad_()
+    J0 = (logits.softmax(0)[:, None] * R).sum(0).detach()
+    margins = 0.1 * J0.abs()
+    opt = torch.optim.Adam([logits], lr=0.05)
+    gen = torch.Generator().manual_seed(0)
+    history = []
+    for _ in range(iterations):
+        with torch.no_grad():
+            pi_old = logits.softmax(0)
+            J_old = (pi_old[:, None] * R).sum(0)
+            a = torch.multinomial(pi_old, 20_000, replacement=True, generator=gen)
+            logp_old = pi_old.log()[a]
+            adv = R[a] - J_old  # exact baseline: the advantage of each arm, per objective
+            slack = J_old - (J0 - margins)  # J_1 - 0.765 for the rollout policy
+        for _ in range(10):
+            loss = ipo_loss(logits.log_softmax(0)[a], logp_old, adv, 0, slack, margins, 1.0, 0.2, t)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        history.append((logits.softmax(0)[:, None] * R).sum(0).detach())
+    return torch.stack(history)
+
+
+def test_ipo_barrier_keeps_the_constraint_and_approaches_the_analytic_optimum():
+    finals = []
+    for t in (5.0, 20.0, 100.0):
+        J = _bandit_run(t)
+        assert (J[:, 1] > 0.765).all()       # strictly feasible at every iterate
+        finals.append(float(J[-1, 0]))
+    # interior point: the larger t, the closer to the optimum 0.235 from inside (start: 0.15)
+    assert finals[0] < finals[1] < finals[2] < 0.235 and finals[2] > 0.225
+
+
+def test_archive_keeps_the_nondominated_and_crowding_matches_hand_values():
+    J = np.array([[0, 3], [1, 2], [2, 1], [3, 0], [1, 1], [1, 2]], float)
+    assert nondominated(J).tolist() == [True, True, True, True, False, False]  # dominated, duplicate
+    cd = crowding(J[:4])
+    # interior points: neighbours 2 apart on each objective of range 3, averaged over objectives
+    assert np.isinf(cd[[0, 3]]).all() and np.allclose(cd[[1, 2]], 2 / 3)
+    arch = Archive(size=4)
+    for k, j in enumerate([[0, 4], [1, 3], [1.5, 2.5], [4, 0], [2, 2], [1, 1]]):
+        arch.add(j, policy=k)
+    # (1, 1) is dominated; of five non-dominated points the most crowded, (1.5, 2.5), goes
+    assert sorted(arch.policies) == [0, 1, 3, 4]
+    assert sorted(arch.select(2)) == sorted([arch.policies.index(0), arch.policies.index(3)])  # extremes first
+
+
+def test_short_run_recovers_part_of_the_deep_sea_treasure_front():
+    from mobench.evaluate import evaluate
+    from mobench.solver import Budget, Clock, Log
+    problem = mobench.make("mogym/deep-sea-treasure-v0")
+    solver = mobench.make_solver("c-morl:n_init=4,rounds=1,n_select=2")
+    clock = Clock(Budget(steps=30_000, seconds=120))
+    out = solver.solve(problem, clock, 0, Log(clock))
+    assert clock.steps <= 30_000
+    front = {tuple(np.round(p, 1)) for p in problem.reference().front}
+    found = {tuple(np.round(p, 1)) for p in out.info["archive"]}
+    assert len(found & front) >= 2, found
+    ev = evaluate(problem, out.policies)
+    assert ev.summary["hv"] > 0.3 * ev.summary["reference_hv"]
+
+
+@pytest.mark.parametrize("target", ["mogym/deep-sea-treasure-v0", "mogym/fruit-tree-v0"])
+def test_solver_contract(target):
+    from mobench.check import check_solver
+    rep = check_solver("c-morl:n_init=2,rounds=1,n_select=1,n_steps=32", target, seconds=20)
+    assert rep.ok, "\n".join(rep.lines)
