@@ -75,7 +75,10 @@ def leaderboard(store) -> pd.DataFrame:
             row["feasible_rate"] = float(g["feasible_rate"].astype(float).mean())
         for c in ("violation_rate", "worst_violation", *SET_METRICS):
             if c in g and g[c].notna().any():
-                row[c] = float(g[c].astype(float).mean())
+                v = g[c].astype(float).dropna().to_numpy()
+                row[c] = float(np.mean(v))
+                if c in SET_METRICS:  # a policy set's HV, EUM, ... vary over seeds like objectives
+                    row[c + " ci95"] = bootstrap_ci(v)
         if len(g):
             row["wall_s"] = float(g["wall_seconds"].astype(float).mean())
             row["solver_version"] = int(g["solver_version"].max())
