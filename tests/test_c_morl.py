@@ -89,7 +89,8 @@ def test_short_run_recovers_part_of_the_deep_sea_treasure_front():
     assert ev.summary["hv"] > 0.3 * ev.summary["reference_hv"]
 
 
-@pytest.mark.parametrize("target", ["mogym/deep-sea-treasure-v0", "mogym/fruit-tree-v0"])
+@pytest.mark.parametrize("target", ["mogym/deep-sea-treasure-v0", "mogym/fruit-tree-v0",
+                                    "inventory/backlogged-2obj-v0"])  # the last: continuous actions
 def test_solver_contract(target):
     from mobench.check import check_solver
     rep = check_solver("c-morl:n_init=2,rounds=1,n_select=1,n_steps=32", target, seconds=20)
