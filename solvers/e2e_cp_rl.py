@@ -16,8 +16,9 @@ a random cut (the ones before it fixed) for ``cp_seconds``; when it shortens the
 the CP schedule is left-shifted and replayed through the MDP into (state, action) pairs that
 the agent imitates with the clipped objective, weighted by the normalised improvement
 (makespan_agent - makespan_cp) / makespan_agent.
-Inference: batches of ``samples`` episodes sampled at each temperature of ``temperatures``
-in turn until the run's seconds budget ends; the best schedule is returned.
+Inference: one greedy episode, then batches of ``samples`` episodes sampled at each
+temperature of ``temperatures`` in turn until the run's seconds budget ends (a batch still
+running at the deadline is abandoned); the best schedule is returned.
 
 Checkpoints: ``checkpoint="shipped"`` (the default) loads the policy trained for this variant
 that ships in ``solvers/data/`` (see its README for the command and CPU time that produced
@@ -319,18 +320,25 @@ def load_policy(path, device="cpu") -> tuple[DispatchPolicy, dict]:
 
 # --- inference ------------------------------------------------------------------------------
 
-def sample_schedules(policy, instance, samples, temperature, device="cpu", generator=None):
-    """``samples`` episodes at ``temperature`` in one batch; -> (best starts, best makespan)."""
+def sample_schedules(policy, instance, samples, temperature, device="cpu", generator=None, deadline=None):
+    """``samples`` episodes at ``temperature`` in one batch (``temperature`` <= 0: the greedy
+    episode); -> (best starts, best makespan), or (None, inf) when ``deadline`` (a
+    ``time.monotonic()`` value) passes before the batch is complete."""
     from ..problems.jobshop import Dispatch
     envs = [Dispatch(instance) for _ in range(samples)]
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     while not all(e.done for e in envs):
+        if deadline is not None and time.monotonic() > deadline:
+            return None, math.inf
         live = [e for e in envs if not e.done]
         ops, shared, mask = _stack([e.observation() for e in live], device)
         with torch.no_grad():
             logits, _ = policy(ops, shared, mask)
-        probs = torch.softmax(logits / temperature, dim=1)
-        for e, a in zip(live, torch.multinomial(probs.cpu(), 1, generator=gen)[:, 0].tolist()):
+        if temperature <= 0:
+            actions = logits.argmax(1).tolist()
+        else:
+            actions = torch.multinomial(torch.softmax(logits / temperature, dim=1).cpu(), 1, generator=gen)[:, 0].tolist()
+        for e, a in zip(live, actions):
             e.step(a)
     mks = [makespan(instance, e.starts) for e in envs]
     i = int(np.argmin(mks))
@@ -342,7 +350,7 @@ class E2ECPRL(Solver):
     default_budget = Budget(seconds=60)
     description = "end-to-end RL over the CP dispatching MDP, CP-SAT-guided PPO (Tassel et al. 2023)"
     cp_guidance = True
-    version = 2  # 2: the shipped trained policy by default
+    version = 3  # 2: the shipped trained policy by default; 3: greedy episode first, batches stop at the deadline
 
     def supports(self, problem):
         if "jobshop" not in problem.spec.tags or problem.spec.answer != "solutions" or not hasattr(problem, "dispatcher"):
@@ -370,12 +378,17 @@ class E2ECPRL(Solver):
             policy = trainer.policy
         policy.eval()
         temps = [float(x) for x in str(self.temperatures).split(",")]
-        best, best_mk, i = None, math.inf, 0
         inst = problem.instances()[0]
         deadline = time.monotonic() + budget.seconds_left - 1.0
         gen = torch.Generator().manual_seed(seed)
-        while best is None or time.monotonic() < deadline:
-            starts, mk = sample_schedules(policy, inst, self.samples, temps[i % len(temps)], self.device, gen)
+        # the greedy episode first, so that an answer exists however large the instance; then
+        # sampled batches until the deadline, a batch unfinished at the deadline abandoned
+        best, best_mk = sample_schedules(policy, inst, 1, 0.0, self.device, gen)
+        log(budget.steps, float(best_mk))
+        i = 0
+        while time.monotonic() < deadline:
+            starts, mk = sample_schedules(policy, inst, self.samples, temps[i % len(temps)], self.device, gen,
+                                          deadline=deadline)
             i += 1
             if mk < best_mk:
                 best, best_mk = starts, mk

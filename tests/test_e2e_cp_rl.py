@@ -118,3 +118,12 @@ def test_shipped_policy_gap(name):
         assert ev.summary["reference_kind"] == "optimal"
         gaps.append(ev.summary["gap_pct"])
     assert np.mean(gaps) <= SHIPPED_GAP_BOUND[name], gaps
+
+
+@pytest.mark.parametrize("name", ["e2e-cp-rl", "ppo-dispatch"])
+def test_answers_within_a_short_limit_on_a_large_instance(name):
+    """ta41 (30 x 20): one batch of 32 sampled episodes takes longer than this limit, so the
+    solver must answer from its greedy episode and abandon the batch (version 2 overran its
+    limit and was killed on 6 of 60 Taillard runs)."""
+    rep = check_solver(name, "jobshop/makespan-v0:instance=ta41", seconds=6)
+    assert rep.ok, "\n".join(rep.lines)
