@@ -56,8 +56,8 @@ def main():
                        for s, b in zip(board.solver, board.budget)]
     table = board.pivot_table(index="method", columns="group", values="gap_pct", aggfunc="mean")
     counts = board.pivot_table(index="method", columns="group", values="gap_pct", aggfunc="count")
-    print(f"\nmean gap to the best-known makespan (%), store {a.store}; CP-SAT workers: "
-          f"{os.cpu_count()} (one per CPU core)")
+    print(f"\nmean gap to the best-known makespan (%), store {a.store}; CP-SAT workers: as the "
+          f"solver id says (`cpsat:workers=1`), else one per CPU core ({os.cpu_count()} here)")
     print(table.reindex(columns=groups).round(2).to_string())
     print("\ninstances per cell:")
     print(counts.reindex(columns=groups).to_string())
