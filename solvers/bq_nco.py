@@ -130,32 +130,24 @@ def reference_tours(n: int, count: int, seed: int, workers: int = 1, seconds: fl
     """``count`` uniform instances of ``n`` nodes (seed ``seed``, never a test set's) and their
     LKH tours (one run each), computed by ``workers`` processes until ``seconds`` pass.
     -> (coords [M, n, 2] float32, tours [M, n] int64), M <= count."""
-    import multiprocessing as mp
     from ..problems.routing.instances import tsp_test_set
     coords = tsp_test_set(n, count, seed)
-    t0, tours = time.monotonic(), []
-    with mp.get_context("fork").Pool(workers) if workers > 1 else _Inline() as pool:
-        for tour in pool.imap(_lkh, coords, chunksize=8):
-            tours.append(tour)
-            if time.monotonic() - t0 > seconds:
-                pool.terminate()
-                break
+    tours = lkh_tours(coords, workers, seconds)
     return coords[:len(tours)].astype(np.float32), np.stack(tours).astype(np.int64)
 
 
-class _Inline:
-    """The Pool methods used above, in this process."""
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def imap(self, f, items, chunksize=1):
-        return map(f, items)
-
-    def terminate(self):
-        pass
+def lkh_tours(coords, workers: int = 1, seconds: float = math.inf) -> list:
+    """LKH tours (one run each) of the instances in order, by ``workers`` processes (this one
+    when 1), stopping once ``seconds`` have passed."""
+    import contextlib
+    import multiprocessing as mp
+    t0, tours = time.monotonic(), []
+    with mp.get_context("fork").Pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        for tour in (pool.imap(_lkh, coords, chunksize=8) if pool else map(_lkh, coords)):
+            tours.append(tour)
+            if time.monotonic() - t0 > seconds:
+                break  # leaving the with-block terminates the pool
+    return tours
 
 
 def _lkh(c):
@@ -361,10 +353,8 @@ def diagnose(model, n: int, count: int, workers: int, dev):
     """Mean gap (%) of greedy and beam-16 tours to LKH's on the first ``count`` instances of
     the N = ``n`` test set, and the decoding time: printed, not scored (the engine scores)."""
     from ..problems.routing.instances import tour_length, tsp_test_set
-    import multiprocessing as mp
     coords = tsp_test_set(n, count, 1000 + n)
-    with mp.get_context("fork").Pool(workers) if workers > 1 else _Inline() as pool:
-        ref = np.array([tour_length(c, t) for c, t in zip(coords, pool.imap(_lkh, coords, chunksize=4))])
+    ref = np.array([tour_length(c, t) for c, t in zip(coords, lkh_tours(coords, workers))])
     X = torch.as_tensor(coords, dtype=torch.float32, device=dev)
     for beam in (1, 16):
         t0 = time.monotonic()
