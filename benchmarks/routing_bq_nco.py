@@ -1,16 +1,22 @@
 """Routing: bq-nco's shipped TSP model (trained at N = 100) against the constructive baselines,
-on the test sets of N = 20, 50, 100, 200 (generalisation) and on the TSPLIB instances, through
-the runner, read back from the store.
+on the test sets of N = 20, 50, 100, 200 (generalisation) and on the TSPLIB instances; its
+shipped knapsack model (trained at N = 200) against the value / weight rule at N = 100, 200
+and 500 (the first 128, all 128 and the first 32 test instances: greedy decoding re-encodes
+the remaining items at every step, about 10 CPU-minutes for 128 instances at N = 200 on one
+core); through the runner, read back from the store.
 
     python benchmarks/routing_bq_nco.py [--sizes 20,50,100,200] [--beam-counts 20:128,50:128,100:32,200:16]
-        [--beam-seconds 3600] [--tsplib eil51,berlin52,kroA100,ch150] [--store results/bench-routing] [--jobs 1]
+        [--beam-seconds 3600] [--tsplib eil51,berlin52,kroA100,ch150] [--knapsack-counts 100:128,200:0,500:32]
+        [--knapsack-seconds 3600]
+        [--store results/bench-routing] [--jobs 1]
 
 Greedy decoding and the baselines run on the full test sets (1,000 instances for N <= 100, 128
 above); beam search (width 16) and greedy again on the first instances of each, as many as
 --beam-counts says (the same instances: a smaller `count` draws the first ones of the same
 seeded stream), with a budget of --beam-seconds: re-encoding 16 sub-problems per instance at
 every step costs 16 times the greedy pass, about 25 CPU-minutes for 32 instances at N = 100. Gaps are to LKH-3 (`best-known`) on generated instances and to the proved
-optimum on TSPLIB (`optimal`). The paper's Table 1 is not in results/published/ (see the issue
+optimum on TSPLIB (`optimal`); knapsack gaps to the exact optimum (dynamic programming,
+`optimal`). The paper's Table 1 is not in results/published/ (see the issue
 note). Already-stored runs are reused.
 """
 from __future__ import annotations
@@ -32,6 +38,10 @@ def main():
     ap.add_argument("--beam-counts", default="20:128,50:128,100:32,200:16")
     ap.add_argument("--beam-seconds", type=float, default=3600.0)
     ap.add_argument("--tsplib", default="eil51,berlin52,kroA100,ch150")
+    ap.add_argument("--knapsack-counts", default="100:128,200:0,500:32",
+                    help="N:count (0: the full test set) of the knapsack sets")
+    ap.add_argument("--knapsack-seconds", type=float, default=3600.0,
+                    help="budget per knapsack run (greedy decoding of 128 instances at N = 500 is long on one core)")
     ap.add_argument("--store", default="results/bench-routing")
     ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
@@ -43,19 +53,24 @@ def main():
     specs = plan(full + tsplib, ["bq-nco"] + BASELINES, 1)
     specs += plan(sorted(set(beam) - set(full)), ["bq-nco"], 1)
     specs += plan(beam + tsplib, ["bq-nco:beam=16"], 1, budget_seconds=a.beam_seconds)
+    knapsack = [f"routing/knapsack-v0:N={n}" + (f",count={c}" if int(c) else "")
+                for n, c in (item.split(":") for item in a.knapsack_counts.split(",") if item)]
+    specs += plan(knapsack, ["bq-nco", "greedy-ratio"], 1, budget_seconds=a.knapsack_seconds)
     run(specs, a.store, jobs=a.jobs)
     board = leaderboard(a.store)
     wanted = {(s.problem, s.solver, _budget_text(s.budget.steps, s.budget.seconds)) for s in specs}
     board = board[[k in wanted for k in zip(board.problem, board.solver, board.budget)]].copy()
     label = {make(t).key: t.split(":", 1)[1] for t in full + beam + tsplib}  # key -> short name
+    label.update({make(t).key: "knapsack " + t.split(":", 1)[1] for t in knapsack})
     board["set"] = [label.get(p, p) for p in board.problem]
     pd.set_option("display.width", 200)
-    for title, sets in (("generated test sets", full + sorted(set(beam) - set(full))), ("TSPLIB", tsplib)):
-        names = [t.split(":", 1)[1] for t in sets]
+    for title, names in (("generated test sets", [t.split(":", 1)[1] for t in full + sorted(set(beam) - set(full))]),
+                         ("TSPLIB", [t.split(":", 1)[1] for t in tsplib]),
+                         ("knapsack test sets", ["knapsack " + t.split(":", 1)[1] for t in knapsack])):
         part = board[board.set.isin(names)]
         print(f"\nmean gap (%) on the {title}, store {a.store}")
         print(part.pivot_table(index="solver", columns="set", values="gap_pct", aggfunc="mean")
-              .reindex(columns=names).round(3).to_string())
+              .reindex(columns=names).round(4 if title.startswith("knapsack") else 3).to_string())
         print(f"\nwall seconds per run ({title})")
         print(part.pivot_table(index="solver", columns="set", values="wall_s", aggfunc="mean")
               .reindex(columns=names).round(1).to_string())

@@ -48,8 +48,9 @@ def rollout(sim, policy, scenarios, device="cpu", seed=None):
         sim.check_action(action, scenarios.n)
         state, r, c, _ = sim.step(state, action)
         if t >= scenarios.warmup:
-            acc_r += r.double()
-            acc_c += c.double()
+            g = scenarios.discount ** (t - scenarios.warmup)
+            acc_r += g * r.double()
+            acc_c += g * c.double()
     if scenarios.aggregate == "mean":
         acc_r /= scenarios.horizon - scenarios.warmup
         acc_c /= scenarios.horizon - scenarios.warmup
@@ -60,7 +61,8 @@ def rollout_env(env, policy, scenarios, n_obj: int, n_con: int):
     """Episodes of a Gymnasium view, for problems without a batched simulator: episode i
     resets with seed ``scenarios.seed + i`` and runs until it ends or ``scenarios.horizon``
     steps; per-step rewards (a vector for several objectives, MO-Gymnasium's convention) and
-    ``info["cost"]`` are summed, undiscounted, or averaged per step (``aggregate='mean'``).
+    ``info["cost"]`` are summed (discounted by ``scenarios.discount`` per step, 1 by default), or
+    averaged per step (``aggregate='mean'``).
     The policy sees one observation at a time (a batch of one) and every action is checked
     against the action space. -> (rewards [n, n_obj], costs [n, n_con])."""
     import gymnasium as gym
@@ -81,8 +83,9 @@ def rollout_env(env, policy, scenarios, n_obj: int, n_con: int):
                 raise InvalidAction(f"action {a!r} is outside the action space {env.action_space}")
             obs, r, term, trunc, info = env.step(a)
             if steps > scenarios.warmup:
-                R[i] += np.asarray(r, float).reshape(n_obj)
-                C[i] += np.asarray(info.get("cost", np.zeros(n_con)), float).reshape(n_con)
+                g = scenarios.discount ** (steps - 1 - scenarios.warmup)
+                R[i] += g * np.asarray(r, float).reshape(n_obj)
+                C[i] += g * np.asarray(info.get("cost", np.zeros(n_con)), float).reshape(n_con)
             if term or trunc:
                 break
         if scenarios.aggregate == "mean":

@@ -46,8 +46,10 @@ class TestScenarios:
 
     For simulated problems: ``n`` paths from ``torch.Generator().manual_seed(seed)``, ``horizon``
     periods each, the first ``warmup`` periods discarded, per-period rewards averaged
-    (``aggregate='mean'``) or summed (``aggregate='sum'``). Development scenarios for early
-    stopping use ``dev_seed`` and are distinct from the test ones.
+    (``aggregate='mean'``) or summed (``aggregate='sum'``), the sum discounted by ``discount``
+    per period when it is below 1 (the first counted period undiscounted; rewards and costs
+    alike). Development scenarios for early stopping use ``dev_seed`` and are distinct from
+    the test ones.
     """
     seed: int
     n: int
@@ -55,10 +57,15 @@ class TestScenarios:
     warmup: int = 0
     aggregate: Literal["mean", "sum"] = "mean"
     dev_seed: int = 0
+    discount: float = 1.0
 
     def __post_init__(self):
         if not 0 <= self.warmup < self.horizon:
             raise ValueError("TestScenarios: need 0 <= warmup < horizon")
+        if not 0.0 < self.discount <= 1.0:
+            raise ValueError(f"TestScenarios: discount must be in (0, 1], got {self.discount}")
+        if self.discount < 1.0 and self.aggregate != "sum":
+            raise ValueError("TestScenarios: a discount applies to summed returns (aggregate='sum')")
         if self.seed == self.dev_seed:
             raise ValueError("TestScenarios: dev_seed must differ from the test seed")
 

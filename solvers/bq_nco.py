@@ -1,5 +1,6 @@
 """`bq-nco` (Drakulic, Michel, Mai, Sors, Andreoli, NeurIPS 2023) for the TSP BQ-MDP
-(``problems/routing/tsp.py``): at every step the remaining sub-problem (origin, destination,
+(``problems/routing/tsp.py``; the knapsack model is in ``solvers/bq_nco_knapsack.py``, and
+this solver uses it on knapsack problems): at every step the remaining sub-problem (origin, destination,
 unvisited nodes) is re-encoded from scratch by a transformer without positional encoding, and
 the next node is chosen among the unvisited ones.
 
@@ -91,21 +92,38 @@ def dihedral(coords: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, y], -1)
 
 
-def train(model, coords: torch.Tensor, tours: torch.Tensor, seconds: float, cfg: dict, seed: int = 0,
-          log=None, opt=None, schedule=None, max_updates: int | None = None) -> int:
-    """Imitation on random sub-paths of the reference tours; -> the number of updates.
-    ``schedule(elapsed) -> learning-rate factor`` (constant when None); tensors may be on a GPU
-    (bf16 autocast there)."""
-    dev = coords.device
+def imitation_updates(model, batch_loss, seconds: float, cfg: dict, seed: int, dev, opt=None, schedule=None,
+                      max_updates: int | None = None, log=None) -> int:
+    """Adam steps on ``batch_loss(generator) -> loss`` until ``seconds`` or ``max_updates``;
+    ``schedule(elapsed) -> learning-rate factor`` (constant when None); ``log(updates, loss)``
+    every 50 updates. -> the number of updates."""
     opt = opt or torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     gen = torch.Generator(device=dev).manual_seed(seed)
-    n_inst, N = tours.shape
-    B = cfg["batch"]
+    model.train()
     t0, updates = time.monotonic(), 0
     while (elapsed := time.monotonic() - t0) < seconds and (max_updates is None or updates < max_updates):
         if schedule is not None:
             for g in opt.param_groups:
                 g["lr"] = cfg["lr"] * schedule(elapsed)
+        loss = batch_loss(gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        updates += 1
+        if log is not None and updates % 50 == 0:
+            log(updates, float(loss.detach()))
+    return updates
+
+
+def train(model, coords: torch.Tensor, tours: torch.Tensor, seconds: float, cfg: dict, seed: int = 0,
+          log=None, opt=None, schedule=None, max_updates: int | None = None) -> int:
+    """Imitation on random sub-paths of the reference tours; -> the number of updates.
+    Tensors may be on a GPU (bf16 autocast there)."""
+    dev = coords.device
+    n_inst, N = tours.shape
+    B = cfg["batch"]
+
+    def batch_loss(gen):
         rows = torch.randint(n_inst, (B,), generator=gen, device=dev)
         k = int(torch.randint(0, N - 2, (1,), generator=gen, device=dev))
         reverse = torch.rand(B, generator=gen, device=dev) < 0.5
@@ -116,14 +134,8 @@ def train(model, coords: torch.Tensor, tours: torch.Tensor, seconds: float, cfg:
         target = torch.argsort(perm, dim=1)[:, 0]  # where the next node (rest token 0) went
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             logits = model(torch.cat([sub[:, :2], rest], 1))
-        loss = nn.functional.cross_entropy(logits.float(), target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        updates += 1
-        if log is not None and updates % 50 == 0:
-            log(updates, float(loss.detach()))
-    return updates
+        return nn.functional.cross_entropy(logits.float(), target)
+    return imitation_updates(model, batch_loss, seconds, cfg, seed, dev, opt, schedule, max_updates, log)
 
 
 def reference_tours(n: int, count: int, seed: int, workers: int = 1, seconds: float = math.inf):
@@ -215,27 +227,28 @@ def load_model(path, device="cpu") -> tuple[BQModel, dict]:
 class BQNCO(Solver):
     defaults = DEFAULTS
     default_budget = Budget(seconds=600)
-    description = "BQ-NCO: transformer over the re-encoded sub-problem, imitation of LKH tours (TSP)"
+    description = ("BQ-NCO: transformer over the re-encoded sub-problem; imitation of LKH tours (TSP) "
+                   "or of optimal item sets (knapsack)")
 
     def supports(self, problem):
-        return None if "tsp" in problem.spec.tags else "TSP problems only"
+        return None if {"tsp", "knapsack"} & set(problem.spec.tags) else "TSP and knapsack problems only"
 
-    def checkpoint_path(self) -> Path | None:
+    def checkpoint_path(self, shipped: Path = SHIPPED) -> Path | None:
         if self.checkpoint in ("", "none"):
             return None
-        path = SHIPPED if self.checkpoint == "shipped" else Path(self.checkpoint)
+        path = shipped if self.checkpoint == "shipped" else Path(self.checkpoint)
         if self.checkpoint != "shipped" and not path.exists():
             raise MobenchError(f"bq-nco: checkpoint file {path} does not exist")
         return path if path.exists() else None
 
     def solve(self, problem, budget, seed, log):
         torch.manual_seed(seed)
+        if "knapsack" in problem.spec.tags:
+            return self._solve_knapsack(problem, budget, seed, log)
         path = self.checkpoint_path()
         if path is not None:
             model, meta = load_model(path)
-            t, st = meta.get("train", {}), meta.get("state", {})
-            policy = (f"{path.name} (trained at N={t.get('n')}, {st.get('updates')} updates, "
-                      f"{st.get('seconds', 0):.0f} s on {t.get('device')})")
+            policy = _describe(path, meta)
         else:  # train within the run's budget, on the CPU
             cfg = {k: getattr(self, k) for k in DEFAULTS}
             model = BQModel(**{k: cfg[k] for k in ARCH})
@@ -254,35 +267,129 @@ class BQNCO(Solver):
         tours = torch.cat([decode(model, chunk, self.beam) for chunk in unit.split(256)])
         return Outcome(solutions=list(tours.numpy()), info={"policy": policy})
 
+    def _solve_knapsack(self, problem, budget, seed, log):
+        """The knapsack model (``solvers/bq_nco_knapsack.py``), greedy; with ``checkpoint=none``
+        trained in the run on ``train_instances`` generated instances of the test set's size."""
+        from . import bq_nco_knapsack as kp
+        if self.beam != 1:
+            raise MobenchError("bq-nco: beam search is implemented for the TSP only; use beam=1 on knapsack")
+        path = self.checkpoint_path(kp.SHIPPED)
+        if path is not None:
+            model, meta = kp.load_model(path)
+            policy = _describe(path, meta)
+        else:
+            cfg = {**{k: getattr(self, k) for k in DEFAULTS}}
+            model = kp.KPModel(**{k: cfg[k] for k in ARCH})
+            seconds = budget.seconds_left * self.train_fraction
+            t0 = time.monotonic()
+            w, v, s, cap = kp.training_pool(problem.instances()[0].n, self.train_instances, 20_000 + seed)
+            kp.train(model, torch.as_tensor(w), torch.as_tensor(v, dtype=torch.float32), torch.as_tensor(s), cap,
+                     seconds - (time.monotonic() - t0), cfg, seed, log=log)
+            model.eval()
+            policy = "trained in the run"
+        return Outcome(solutions=kp.solve_instances(model, problem.instances()), info={"policy": policy})
+
+
+def _describe(path: Path, meta: dict) -> str:
+    t, st = meta.get("train", {}), meta.get("state", {})
+    return (f"{path.name} (trained at N={t.get('n')}, {st.get('updates')} updates, "
+            f"{st.get('seconds', 0):.0f} s on {t.get('device')})")
+
 
 register_solver("bq-nco", BQNCO)
+
+
+class TrainingRun:
+    """What the training entry points (TSP here, knapsack in ``bq_nco_knapsack``) share: the
+    command line, the model and Adam restored from ``--out`` when it exists, checkpoints (or the
+    fp16 export that ships, without the optimiser) written atomically, and a cosine learning
+    rate over the whole, resumed run (down to 5%)."""
+
+    def __init__(self, doc: str, module: str, defaults: dict, n: int, instances: int, seconds: float):
+        import argparse
+        self.module, self.n_instances = module, 0
+        ap = self.parser = argparse.ArgumentParser(description=doc)
+        ap.add_argument("--n", type=int, default=n, help="size of the training instances")
+        ap.add_argument("--instances", type=int, default=instances)
+        ap.add_argument("--data", required=True, help=".npz of training instances and references (made when absent)")
+        ap.add_argument("--workers", type=int, default=1)
+        ap.add_argument("--out", required=True, help="training checkpoint (resumed when it exists)")
+        ap.add_argument("--seconds", type=float, default=seconds, help="training seconds (cumulative over resumes)")
+        ap.add_argument("--batch", type=int, default=defaults["batch"])
+        ap.add_argument("--lr", type=float, default=defaults["lr"])
+        for k in ARCH:
+            ap.add_argument(f"--{k.replace('_', '-')}", type=int, default=defaults[k])
+        ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+        ap.add_argument("--seed", type=int, default=0)
+        ap.add_argument("--save-every", type=float, default=60.0)
+        ap.add_argument("--export", help="after training, write the model alone (fp16, what ships) here")
+        ap.add_argument("--eval", default="", help="sizes (e.g. 50,200) to decode on the first --eval-count "
+                        "test instances after training: a diagnostic beside the engine's scores")
+        ap.add_argument("--eval-count", type=int, default=128)
+
+    def parse(self, argv=None):
+        import sys
+        self.a = self.parser.parse_args(argv)
+        self.command = f"python -m {self.module} " + " ".join(sys.argv[1:] if argv is None else argv)
+        return self.a
+
+    def start(self, make_model, cfg: dict):
+        """-> (model, optimiser) on ``--device``, restored from ``--out`` when it exists (its
+        configuration wins over the command line's)."""
+        a, self.dev = self.a, torch.device(self.a.device)
+        self.state = {"updates": 0, "seconds": 0.0, "samples": 0}
+        blob = torch.load(a.out, map_location=self.dev, weights_only=True) if Path(a.out).exists() else None
+        self.cfg = {**cfg, **(blob["cfg"] if blob else {})}
+        self.model = make_model(**{k: self.cfg[k] for k in ARCH}).to(self.dev)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg["lr"])
+        if blob is not None:
+            self.model.load_state_dict(blob["model"])
+            self.opt.load_state_dict(blob["opt"])
+            self.state = blob["state"]
+            print(f"resumed {a.out}: {self.state['updates']} updates, {self.state['seconds']:.0f} s", flush=True)
+        return self.model, self.opt
+
+    def cosine(self, elapsed: float) -> float:
+        frac = min(1.0, (self.state["seconds"] + elapsed) / self.a.seconds)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))
+
+    def chunks(self, train_chunk):
+        """Runs ``train_chunk(seconds, seed) -> updates`` in ``--save-every`` pieces until
+        ``--seconds`` in all, saving after each; yields after each piece (to print)."""
+        a, st = self.a, self.state
+        while st["seconds"] < a.seconds - 1e-6:
+            t0 = time.monotonic()
+            done = train_chunk(min(a.save_every, a.seconds - st["seconds"]), a.seed + st["updates"])
+            st["seconds"] += time.monotonic() - t0
+            st["updates"] += done
+            st["samples"] += done * self.cfg["batch"]
+            self.save(a.out)
+            yield st
+
+    def save(self, path, export: bool = False):
+        sd = {k: (v.half() if export else v).cpu() for k, v in self.model.state_dict().items()}
+        blob = {"model": sd, "cfg": {k: self.cfg[k] for k in self.cfg if k in ("lr", "batch", "augment", *ARCH)},
+                "state": self.state, "train": {"n": self.a.n, "instances": self.n_instances, "device": str(self.dev),
+                                               "command": self.command}}
+        if not export:
+            blob["opt"] = self.opt.state_dict()
+        tmp = Path(path).with_suffix(".tmp")
+        torch.save(blob, tmp)
+        tmp.replace(path)
+
+    def finish(self):
+        if self.a.export:
+            self.save(Path(self.a.export), export=True)
+            print(f"exported {self.a.export}", flush=True)
+        return [int(x) for x in self.a.eval.split(",") if x]
 
 
 def main(argv=None):
     """Train the TSP model: reference tours by LKH (``--workers`` processes), then imitation;
     resumable (``--out`` is reloaded when it exists, ``--data`` reused)."""
-    import argparse
-    import sys
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("--n", type=int, default=DEFAULTS["train_n"], help="nodes of the training instances")
-    ap.add_argument("--instances", type=int, default=20_000)
-    ap.add_argument("--data", required=True, help=".npz of training instances and tours (made when absent)")
-    ap.add_argument("--data-seconds", type=float, default=math.inf, help="stop computing tours after this")
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--out", required=True, help="training checkpoint (resumed when it exists)")
-    ap.add_argument("--seconds", type=float, default=7200.0, help="training seconds (cumulative over resumes)")
-    ap.add_argument("--batch", type=int, default=DEFAULTS["batch"])
-    ap.add_argument("--lr", type=float, default=DEFAULTS["lr"])
-    for k in ARCH:
-        ap.add_argument(f"--{k.replace('_', '-')}", type=int, default=DEFAULTS[k])
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--save-every", type=float, default=60.0)
-    ap.add_argument("--export", help="after training, write the model alone (fp16, what ships) here")
-    ap.add_argument("--eval", default="", help="sizes (e.g. 50,200) to decode on the first --eval-count "
-                    "test instances after training: a diagnostic beside the engine's scores")
-    ap.add_argument("--eval-count", type=int, default=128)
-    a = ap.parse_args(argv)
+    run = TrainingRun(main.__doc__, "mobench.solvers.bq_nco", DEFAULTS, DEFAULTS["train_n"], 20_000, 7200.0)
+    run.parser.add_argument("--data-seconds", type=float, default=math.inf, help="stop computing tours after this")
+    a = run.parse(argv)
     data = Path(a.data)
     if data.exists():
         z = np.load(data)
@@ -292,60 +399,22 @@ def main(argv=None):
         coords, tours = reference_tours(a.n, a.instances, 10_000 + a.seed, a.workers, a.data_seconds)
         np.savez_compressed(data, coords=coords, tours=tours)
         print(f"{len(tours)} LKH tours of N={a.n} in {time.monotonic() - t0:.0f} s ({a.workers} workers)", flush=True)
-    dev = torch.device(a.device)
-    cfg = {**DEFAULTS, "lr": a.lr, "batch": a.batch, "augment": True, **{k: getattr(a, k) for k in ARCH}}
-    model = BQModel(**{k: cfg[k] for k in ARCH}).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    out = Path(a.out)
-    state = {"updates": 0, "seconds": 0.0, "samples": 0}
-    if out.exists():
-        blob = torch.load(out, map_location=dev, weights_only=True)
-        cfg = {**cfg, **blob["cfg"]}
-        model = BQModel(**{k: cfg[k] for k in ARCH}).to(dev)
-        model.load_state_dict(blob["model"])
-        opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-        opt.load_state_dict(blob["opt"])
-        state = blob["state"]
-        print(f"resumed {out}: {state['updates']} updates, {state['seconds']:.0f} s", flush=True)
+    run.n_instances = int(len(tours))
+    model, opt = run.start(BQModel, {**DEFAULTS, "lr": a.lr, "batch": a.batch, "augment": True,
+                                     **{k: getattr(a, k) for k in ARCH}})
+    dev = run.dev
     X, T = torch.as_tensor(coords, device=dev), torch.as_tensor(tours, device=dev)
-    total = a.seconds
-
-    def save(path, export=False):
-        sd = {k: (v.half() if export else v).cpu() for k, v in model.state_dict().items()}
-        blob = {"model": sd, "cfg": {k: cfg[k] for k in ("lr", "batch", "augment", *ARCH)}, "state": state,
-                "train": {"n": a.n, "instances": int(len(tours)), "device": str(dev),
-                          "command": "python -m mobench.solvers.bq_nco " + " ".join(sys.argv[1:] if argv is None else argv)}}
-        if not export:
-            blob["opt"] = opt.state_dict()
-        tmp = Path(path).with_suffix(".tmp")
-        torch.save(blob, tmp)
-        tmp.replace(path)
-
-    def cosine(elapsed):  # learning rate over the whole (resumed) run, down to 5%
-        frac = min(1.0, (state["seconds"] + elapsed) / total)
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))
-
-    while state["seconds"] < total - 1e-6:
-        chunk = min(a.save_every, total - state["seconds"])
-        t0 = time.monotonic()
-        done = train(model, X, T, chunk, cfg, a.seed + state["updates"], opt=opt, schedule=cosine,
-                     log=None)
-        state["seconds"] += time.monotonic() - t0
-        state["updates"] += done
-        state["samples"] += done * cfg["batch"]
+    chunk = lambda seconds, seed: train(model, X, T, seconds, run.cfg, seed, opt=opt, schedule=run.cosine)
+    for st in run.chunks(chunk):
         model.train()
         with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             k = torch.randint(0, a.n - 2, (1,)).item()
             rows = torch.arange(min(1024, len(T)), device=dev)
             sub = sub_problem(X[rows], T[rows], k, torch.zeros(len(rows), dtype=torch.bool, device=dev))
             acc = (model(sub).argmax(1) == 0).float().mean().item()
-        save(out)
-        print(f"{state['updates']:7d} updates  {state['samples']:10d} samples  {state['seconds']:6.0f} s  "
+        print(f"{st['updates']:7d} updates  {st['samples']:10d} samples  {st['seconds']:6.0f} s  "
               f"next-node accuracy on training sub-paths (k={k}) {acc:.3f}", flush=True)
-    if a.export:
-        save(Path(a.export), export=True)
-        print(f"exported {a.export}", flush=True)
-    for n in [int(x) for x in a.eval.split(",") if x]:
+    for n in run.finish():
         diagnose(model.eval(), n, a.eval_count, a.workers, dev)
 
 

@@ -24,8 +24,9 @@ optimisation that extends the front from its sparsest points.
    The remaining budget is split evenly over ``rounds`` rounds of selection and extension, and
    within a round over the (policy, objective) pairs.
 
-All returns are handled as maximised (objectives declared ``min`` enter negated) and
-undiscounted for evaluation; PPO itself discounts with ``gamma``. Environment steps spent in
+All returns are handled as maximised (objectives declared ``min`` enter negated) and, for
+evaluation, discounted as the problem scores them (undiscounted unless its test scenarios set a
+discount); PPO itself discounts with ``gamma``, or with the problem's discount where it has one. Environment steps spent in
 evaluation count towards the budget. The answer: the archive's policies (deterministic).
 The paper's code was not read; defaults not stated in the issue are this suite's choice.
 """
@@ -180,15 +181,20 @@ class Episodes:
         return rew, done
 
 
-def evaluate_policy(problem, agent, sign, horizon, episodes, seed, low=None, high=None):
-    """Mean undiscounted return vector (maximised) of the deterministic policy; -> (J, steps)."""
-    env, policy, total, steps = problem.env(), Policy(agent, low, high), 0.0, 0
+def evaluate_policy(problem, agent, sign, horizon, episodes, seed, low=None, high=None, discount=1.0,
+                    max_steps=math.inf):
+    """Mean return vector (maximised; discounted as the problem scores it) of the deterministic
+    policy; -> (J, steps). Stops after ``max_steps`` steps in all (the budget's last steps: an
+    estimate from the episodes cut there)."""
+    env, policy, total, steps = problem.env(), Policy(agent, low, high), np.zeros(len(sign)), 0
     for k in range(episodes):
         obs, _ = env.reset(seed=seed + k)
-        for _ in range(horizon):
+        for t in range(horizon):
+            if steps >= max_steps:
+                break
             a = policy(torch.as_tensor(np.asarray(obs, np.float32))[None])[0].numpy()
             obs, r, term, trunc, _ = env.step(int(a) if agent.discrete else a)
-            total = total + sign * np.asarray(r, float).reshape(-1)
+            total = total + discount ** t * sign * np.asarray(r, float).reshape(-1)
             steps += 1
             if term or trunc:
                 break
@@ -279,6 +285,7 @@ class PPO:
 
 
 class CMORL(Solver):
+    version = 2  # 2: evaluation steps reserved within the step budget; the problem's discount used
     defaults = DEFAULTS
     default_budget = Budget(steps=300_000, seconds=1800)
     description = "C-MORL: Pareto initialisation + IPO-constrained PPO from the sparsest archived policies"
@@ -290,6 +297,8 @@ class CMORL(Solver):
         torch.manual_seed(seed)
         cfg = {k: getattr(self, k) for k in DEFAULTS}
         spec = problem.spec
+        if spec.scenarios.discount < 1.0:  # train for what is scored
+            cfg["gamma"] = spec.scenarios.discount
         sign = np.array([1.0 if o.sense == "max" else -1.0 for o in spec.objectives])
         m, horizon = spec.n_obj, spec.scenarios.horizon
         env0 = problem.env()
@@ -308,17 +317,21 @@ class CMORL(Solver):
                          cfg["hidden"])
 
         def add(agent, stage):
-            J, steps = evaluate_policy(problem, agent, sign, horizon, cfg["eval_episodes"], eval_seed, low, high)
+            J, steps = evaluate_policy(problem, agent, sign, horizon, cfg["eval_episodes"], eval_seed, low, high,
+                                       spec.scenarios.discount, max_steps=budget.steps_left)
             budget.add(steps)
             archive.add(J, copy.deepcopy(agent))
             log(budget.steps, float(len(archive.policies)), stage=stage)
             return J
 
+        eval_cost = cfg["eval_episodes"] * horizon  # the most steps one evaluation can take
+
         def share(fraction):
-            """A stop test for a phase given ``fraction`` of the remaining steps and seconds."""
+            """A stop test for a phase given ``fraction`` of the remaining steps and seconds; the
+            next iteration must leave room for the evaluation that follows it."""
             steps0, left_steps, t_end = budget.steps, budget.steps_left, budget.elapsed + fraction * budget.seconds_left
             return lambda: (budget.steps - steps0 + per_iter > fraction * left_steps or budget.elapsed >= t_end
-                            or budget.steps_left < per_iter)
+                            or budget.steps_left < per_iter + eval_cost)
 
         # 1. Pareto initialisation: init_fraction of the budget, evenly over the weights
         weights = weight_grid(m, cfg["n_init"], seed)

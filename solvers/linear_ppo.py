@@ -4,7 +4,8 @@ For each of ``n_weights`` weight vectors on the simplex (evenly spaced for two o
 for more, the unit vectors then Dirichlet(1) draws from the run's seed), one Stable-Baselines3
 PPO agent is trained on the problem's Gymnasium view with the reward w . r (MO-Gymnasium's
 ``LinearReward`` wrapper; minimised objectives enter with their sign flipped), each with an
-equal share of the step and time budget. The answer is the set of their deterministic policies.
+equal share of the step and time budget, discounting by ``gamma`` (by the problem's own discount
+where its test scenarios set one). The answer is the set of their deterministic policies.
 Linear scalarisation can only reach the convex hull of the front, which is the point of having
 it as a baseline (C-MORL's comparison).
 """
@@ -84,6 +85,8 @@ class LinearPPO(Solver):
             def _on_step(self):
                 return clock.seconds_left > self.stop_at
 
+        # a problem that scores discounted returns sets the discount: train for what is scored
+        gamma = problem.spec.scenarios.discount if problem.spec.scenarios.discount < 1.0 else self.gamma
         for k, w in enumerate(weights):
             if clock.seconds_left <= 0:
                 break
@@ -91,7 +94,7 @@ class LinearPPO(Solver):
                                 n_envs=self.n_envs, seed=(seed * 1000 + k) % 2**32)
             n_steps = max(8, min(self.n_steps, per // self.n_envs))
             model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(self.batch_size, n_steps * self.n_envs),
-                        learning_rate=self.lr, gamma=self.gamma, ent_coef=self.ent_coef,
+                        learning_rate=self.lr, gamma=gamma, ent_coef=self.ent_coef,
                         policy_kwargs={"net_arch": [self.hidden, self.hidden]}, seed=(seed * 1000 + k) % 2**32,
                         device=self.device, verbose=0)
             # leave the remaining weights their share of the time

@@ -73,3 +73,97 @@ def test_dihedral_symmetries_keep_tour_lengths():
     for c, m in zip(coords.numpy(), moved.numpy()):
         assert abs(tour_length(c, tour) - tour_length(m, tour)) < 1e-9
         assert m.min() >= 0 and m.max() <= 1
+
+
+# --- knapsack model (solvers/bq_nco_knapsack.py) -------------------------------------------------
+
+def _pool(n, count, seed):
+    from mobench.solvers.bq_nco_knapsack import training_pool
+    w, v, s, cap = training_pool(n, count, seed)
+    return torch.as_tensor(w), torch.as_tensor(v, dtype=torch.float32), torch.as_tensor(s), cap, v
+
+
+def test_knapsack_optimal_sets_equal_the_dp_optimum():
+    from mobench.problems.routing.instances import knapsack_test_set
+    from mobench.problems.routing.knapsack import knapsack_dp
+    from mobench.solvers.bq_nco_knapsack import optimal_sets
+    insts = knapsack_test_set(80, 12, 3)  # total weight ~40 against capacity 25: it binds
+    w = np.stack([i.int_weights()[0] for i in insts])
+    v = np.stack([i.values for i in insts])
+    cap = insts[0].int_weights()[1]
+    sets = optimal_sets(w, v, cap)
+    assert ((w * sets).sum(1) <= cap).all()
+    assert np.allclose((v * sets).sum(1), [knapsack_dp(i) for i in insts], rtol=0, atol=1e-5)
+
+
+def test_knapsack_sub_problem_targets_are_optimal_for_the_sub_problem():
+    """The rest of an optimal set is an optimal answer of the remaining sub-problem (the
+    principle of optimality the multi-label imitation rests on): checked by DP on each one."""
+    from mobench.problems.routing.instances import KnapsackInstance, WEIGHT_UNITS
+    from mobench.problems.routing.knapsack import knapsack_dp
+    from mobench.solvers.bq_nco_knapsack import sub_problems
+    W, V, S, cap, _ = _pool(40, 24, 4)
+    feats, pad, target, left = sub_problems(W, V, S, cap, torch.Generator().manual_seed(0))
+    assert (target & ~pad).equal(target) and target.any(1).all()
+    assert (left >= 0).all() and (left < cap).any()  # some rows have items taken
+    for f, p, t, c in zip(feats, pad, target, left):
+        w = torch.round(f[~p, 0].double() * WEIGHT_UNITS).numpy() / WEIGHT_UNITS
+        v = f[~p, 1].double().numpy()
+        assert (w * WEIGHT_UNITS <= int(c) + 1e-6).all()  # every remaining token fits
+        sub = KnapsackInstance(w, v, int(c) / WEIGHT_UNITS)
+        assert abs(knapsack_dp(sub) - v[t[~p].numpy()].sum()) < 1e-5
+
+
+def test_knapsack_training_learns_and_greedy_answers_are_maximal():
+    from mobench.solvers.bq_nco_knapsack import KPModel, decode, train
+    torch.manual_seed(0)
+    W, V, S, cap, _ = _pool(60, 400, 5)
+    model = KPModel(d_model=32, heads=4, layers=2, ff=64)
+    losses = []
+    train(model, W, V, S, cap, 300.0, {"lr": 2e-3, "batch": 64}, 0, max_updates=400,
+          log=lambda u, loss: losses.append(loss))
+    assert len(losses) == 8 and np.mean(losses[-2:]) < 0.7 * np.mean(losses[:2])
+    Wt, Vt, St, _, v = _pool(60, 64, 6)
+    taken = decode(model.eval(), Wt, Vt, cap)
+    left = cap - (Wt * taken).sum(1)
+    assert (left >= 0).all()                                 # feasible, in exact units
+    assert not ((~taken) & (Wt <= left[:, None])).any()      # maximal: nothing else fits
+    got, opt = (Vt * taken).sum(1), (Vt * St).sum(1)
+    rnd = []  # items in random order, each taken when it fits
+    for i, (wi, vi) in enumerate(zip(Wt.numpy(), v)):
+        room, val = cap, 0.0
+        for j in np.random.default_rng(i).permutation(60):
+            if wi[j] <= room:
+                room, val = room - wi[j], val + vi[j]
+        rnd.append(val)
+    assert (got <= opt + 1e-4).all()
+    assert got.mean() > opt.mean() - 0.1 * (opt.mean() - np.mean(rnd))  # 90% of the way from random
+
+
+def test_knapsack_solver_contract_and_beam_error():
+    from mobench.check import check_solver
+    from mobench.errors import MobenchError
+    from mobench.solver import Budget
+    rep = check_solver("bq-nco", "routing/knapsack-v0:N=50,count=8", seconds=30)
+    assert rep.ok, "\n".join(rep.lines)
+    problem = mobench.make("routing/knapsack-v0:N=50,count=4")
+    try:
+        mobench.make_solver("bq-nco:beam=4").solve(problem, Budget(seconds=30), 0, None)
+    except MobenchError as e:
+        assert "beam search is implemented for the TSP only" in str(e)
+    else:
+        raise AssertionError("beam > 1 on knapsack must be refused")
+
+
+def test_shipped_knapsack_checkpoint_gap():
+    """The shipped knapsack model (solvers/data/bq-nco-knapsack.pt), scored by the engine on the
+    first 16 instances of the N = 200 test set: gap 0.063% when shipped (the value / weight rule
+    0.079%); fails above the issue's target of 0.1%."""
+    from mobench.evaluate import evaluate
+    from mobench.solver import Budget
+    from mobench.solvers.bq_nco_knapsack import SHIPPED
+    assert SHIPPED.exists(), "the trained knapsack model must ship with the package"
+    problem = mobench.make("routing/knapsack-v0:N=200,count=16")
+    out = mobench.make_solver("bq-nco").solve(problem, Budget(seconds=120), 0, None)
+    assert out.info["policy"].startswith("bq-nco-knapsack.pt (trained at N=200")
+    assert evaluate(problem, out.solutions).summary["gap_pct"] < 0.1

@@ -11,7 +11,7 @@ from mobench.metrics import hypervolume
 from mobench.solver import Budget, Clock, Log
 
 torch.set_num_threads(1)
-TASKS = ["mogym/deep-sea-treasure-v0", "mogym/fruit-tree-v0"]
+TASKS = ["mogym/deep-sea-treasure-v0", "mogym/fruit-tree-v0", "mogym/resource-gathering-v0"]
 
 
 @pytest.mark.parametrize("target", TASKS)
@@ -42,8 +42,63 @@ def test_scripted_policies_score_exactly_through_the_env_path():
         mobench.evaluate(tree, [lambda obs: torch.full((obs.shape[0],), 2)])
 
 
+# the route that gathers gold, then the gem, around both enemies, and home: 18 steps
+SAFE_ROUTE = [0, 0, 2, 0, 0, 3, 2, 1, 1, 3, 3, 0, 3, 1, 1, 1, 2, 2]
+
+
+def _route_policy(route):
+    """A deterministic stationary policy that follows ``route`` from home (obs: row, col, gold, gem)."""
+    import mo_gymnasium as mog
+    env = mog.make("resource-gathering-v0")
+    obs, _ = env.reset(seed=0)
+    table = {}
+    for a in route:
+        table[tuple(int(x) for x in obs)] = a
+        obs, *_ = env.step(a)
+    return lambda o: torch.tensor([table[tuple(int(x) for x in o[0].tolist())]])
+
+
+def test_resource_gathering_front_is_exact_where_mo_gymnasiums_is_not():
+    """The 18-step route around both enemies: (0, 1, 1) undiscounted, which dominates all of
+    MO-Gymnasium's front; discounted by 0.9 its (0, 0.9**17, 0.9**17) is on the exact front,
+    is reached exactly through the engine's discounted returns, and is missing from
+    MO-Gymnasium's own front."""
+    import mo_gymnasium as mog
+    from mobench.problems.mogym.fronts import resource_gathering_front
+    assert resource_gathering_front(1.0).tolist() == [[0.0, 1.0, 1.0]]
+    p = mobench.make("mogym/resource-gathering-v0:episodes=4")
+    assert p.spec.scenarios.discount == 0.9 and p.reference_kind() == "optimal"
+    ev = mobench.evaluate(p, [_route_policy(SAFE_ROUTE)])
+    got = ev.objectives[0]                                    # [episodes, 3]
+    assert np.allclose(got, [0.0, 0.9 ** 17, 0.9 ** 17])      # no enemy crossed: every episode alike
+    front = p.reference().front
+    assert len(front) == 8 and np.abs(front - got[0]).max(axis=1).min() < 1e-9
+    env_front = np.asarray(mog.make("resource-gathering-v0").unwrapped.pareto_front(gamma=0.9))
+    assert np.abs(env_front - got[0]).max(axis=1).min() > 1e-3  # MO-Gymnasium misses it
+    senses = p.spec.senses
+    total = hypervolume(front, p.spec.hv_ref_point, senses)
+    for i in range(len(front)):  # the documented bound on any point's exclusive share
+        assert total - hypervolume(np.delete(front, i, 0), p.spec.hv_ref_point, senses) < 0.1 * total
+
+
+def test_discount_is_validated():
+    from mobench.spec import TestScenarios
+    for bad in (dict(discount=0.0), dict(discount=1.5), dict(discount=0.9, aggregate="mean")):
+        with pytest.raises(ValueError, match="discount"):
+            TestScenarios(seed=1, n=1, horizon=5, dev_seed=2, **({"aggregate": "sum"} | bad))
+
+
+def test_minecart_has_no_reference_and_scores_hv():
+    p = mobench.make("mogym/minecart-v0:episodes=1")
+    assert p.reference_kind() == "none" and p.spec.scenarios.discount == 1.0
+    idle = lambda obs: torch.tensor([5])  # do nothing: no ore; idle fuel 0.005 per frame, 4 frames
+    ev = mobench.evaluate(p, [idle])      # per step, for the 1,000 steps of the limit
+    assert np.allclose(ev.objectives[0, 0], [0.0, 0.0, -20.0], atol=1e-5)
+    assert ev.summary["hv"] == pytest.approx(1.0 * 1.0 * 180.0, rel=1e-6)  # against (-1, -1, -200)
+
+
 def test_checks_pass():
-    for t in TASKS:
+    for t in TASKS + ["mogym/minecart-v0:episodes=1"]:
         rep = check_problem(t)
         assert rep.ok, "\n".join(rep.lines)
     rep = check_solver("linear-ppo", "mogym/fruit-tree-v0", seconds=30)

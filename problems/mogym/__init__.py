@@ -16,6 +16,19 @@ cardinality, and IGD against the known front where there is one.
 - ``mogym/fruit-tree-v0``: depth 6, six nutrients (max); the 64 leaves are all Pareto-optimal
   (``pareto_front(gamma=1)``, ``optimal``). HV reference point: the origin, as in
   MORL-Baselines.
+- ``mogym/resource-gathering-v0``: objectives enemy (-1 when killed), gold, gem (max); returns
+  discounted by 0.9 per step: undiscounted, one route (gold and gem, avoiding both enemies,
+  18 steps) is optimal and the front is the single point (0, 1, 1). The front is computed
+  exactly here (``fronts.resource_gathering_front``; MO-Gymnasium's misses that route) for
+  deterministic stationary policies, ``optimal``, 8 points. HV reference point (-1, -0.1,
+  -0.1): certain death, and just below no resource, so that one-resource policies count; on
+  the exact front no point contributes more than 10% of the HV exclusively (tested). 50 test
+  episodes (a kill is random).
+- ``mogym/minecart-v0``: objectives ore 1, ore 2, fuel (max; fuel is negative), undiscounted,
+  at most 1,000 steps; reference kind ``none`` (MO-Gymnasium's front is an approximation).
+  HV reference point (-1, -1, -200): fuel as in MORL-Baselines' minecart tests (0, 0, -200),
+  ore at -1 so that a policy that mines one ore only still counts. 5 test episodes (the ore
+  mined is random).
 """
 from __future__ import annotations
 
@@ -45,9 +58,14 @@ class CostInfo(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
 TASKS = {
     "deep-sea-treasure": dict(env_id="deep-sea-treasure-v0", objectives=("treasure", "time"),
-                              ref_point=(0.0, -25.0), horizon=100, seed=7001),
+                              ref_point=(0.0, -25.0), horizon=100, seed=7001, front="env"),
     "fruit-tree": dict(env_id="fruit-tree-v0", objectives=("protein", "carbs", "fats", "vitamins", "minerals", "water"),
-                       ref_point=(0.0,) * 6, horizon=6, seed=7002),
+                       ref_point=(0.0,) * 6, horizon=6, seed=7002, front="env"),
+    "resource-gathering": dict(env_id="resource-gathering-v0", objectives=("enemy", "gold", "gem"),
+                               ref_point=(-1.0, -0.1, -0.1), horizon=100, seed=7003, discount=0.9,
+                               front="resource-gathering"),
+    "minecart": dict(env_id="minecart-v0", objectives=("ore1", "ore2", "fuel"),
+                     ref_point=(-1.0, -1.0, -200.0), horizon=1000, seed=7004, front=None),
 }
 
 
@@ -57,11 +75,13 @@ class MOGymTask(Problem):
     def __init__(self, episodes: int):
         t = TASKS[self.task]
         self.env_id = t["env_id"]
+        gamma = t.get("discount", 1.0)
+        returns = "undiscounted returns" if gamma == 1.0 else f"returns discounted by {gamma:g}"
         self.spec = Spec(id="", objectives=tuple(Objective(o, "max") for o in t["objectives"]),
                          answer="pareto-policies", hv_ref_point=t["ref_point"],
                          scenarios=TestScenarios(seed=t["seed"], n=episodes, horizon=t["horizon"],
-                                                 aggregate="sum", dev_seed=t["seed"] + 1),
-                         description=f"MO-Gymnasium {self.env_id}, undiscounted returns, {episodes} test episodes",
+                                                 aggregate="sum", dev_seed=t["seed"] + 1, discount=gamma),
+                         description=f"MO-Gymnasium {self.env_id}, {returns}, {episodes} test episodes",
                          tags=("mogym",))
 
     def env(self) -> gym.Env:
@@ -69,12 +89,24 @@ class MOGymTask(Problem):
         return CostInfo(mog.make(self.env_id))
 
     def reference_kind(self) -> str:
-        return "optimal"
+        return "none" if TASKS[self.task]["front"] is None else "optimal"
 
     def reference(self) -> Reference:
-        import mo_gymnasium as mog
-        front = np.asarray(mog.make(self.env_id).unwrapped.pareto_front(gamma=1.0), float)
-        return Reference("optimal", front=front, source=f"MO-Gymnasium {self.env_id}.pareto_front(gamma=1)")
+        t = TASKS[self.task]
+        if t["front"] is None:
+            return Reference.none(f"no exact front is known for {self.env_id}")
+        if t["front"] == "env":
+            import mo_gymnasium as mog
+            front = np.asarray(mog.make(self.env_id).unwrapped.pareto_front(gamma=1.0), float)
+            return Reference("optimal", front=front, source=f"MO-Gymnasium {self.env_id}.pareto_front(gamma=1)")
+        from ...cache import cached_json
+        from .fronts import resource_gathering_front
+        gamma = t["discount"]
+        r = cached_json("mogym", f"resource_gathering_front_{gamma:g}_v1",
+                        lambda: {"front": resource_gathering_front(gamma).tolist()})
+        return Reference("optimal", front=np.asarray(r["front"], float),
+                         source=f"exact enumeration of deterministic stationary policies, discount {gamma:g} "
+                                "(problems/mogym/fronts.py)")
 
 
 class DeepSeaTreasure(MOGymTask):
@@ -85,10 +117,24 @@ class FruitTree(MOGymTask):
     task = "fruit-tree"
 
 
+class ResourceGathering(MOGymTask):
+    task = "resource-gathering"
+
+
+class Minecart(MOGymTask):
+    task = "minecart"
+
+
 EPISODES = Param(3, low=1, high=1000, doc="test episodes per policy (the tasks are deterministic)")
 register("mogym/deep-sea-treasure-v0", DeepSeaTreasure, params={"episodes": EPISODES},
          description="MO-Gymnasium deep sea treasure (2 objectives, known front)")
 register("mogym/fruit-tree-v0", FruitTree, params={"episodes": EPISODES},
          description="MO-Gymnasium fruit tree, depth 6 (6 objectives, known front)")
+register("mogym/resource-gathering-v0", ResourceGathering,
+         params={"episodes": Param(50, low=1, high=10_000, doc="test episodes per policy (kills are random)")},
+         description="MO-Gymnasium resource gathering (3 objectives, discount 0.9, exact front computed here)")
+register("mogym/minecart-v0", Minecart,
+         params={"episodes": Param(5, low=1, high=1000, doc="test episodes per policy (ore amounts are random)")},
+         description="MO-Gymnasium minecart (3 objectives, undiscounted, no exact front: HV only)")
 
-__all__ = ["DeepSeaTreasure", "FruitTree", "MOGymTask", "TASKS"]
+__all__ = ["DeepSeaTreasure", "FruitTree", "Minecart", "MOGymTask", "ResourceGathering", "TASKS"]
