@@ -284,6 +284,43 @@ class PPO:
         return steps
 
 
+class MOTask:
+    """What the PPO-based MORL solvers read off a problem: objective signs (to maximise), the
+    number of objectives, the episode limit, the agent's shapes and action bounds; ``cfg`` gets
+    the problem's discount as ``gamma`` where it scores discounted returns."""
+
+    def __init__(self, problem, cfg: dict):
+        import gymnasium as gym
+        spec = problem.spec
+        if spec.scenarios.discount < 1.0:  # train for what is scored
+            cfg["gamma"] = spec.scenarios.discount
+        self.problem, self.discount = problem, spec.scenarios.discount
+        self.sign = np.array([1.0 if o.sense == "max" else -1.0 for o in spec.objectives])
+        self.m, self.horizon = spec.n_obj, spec.scenarios.horizon
+        env0 = problem.env()
+        self.obs_dim = int(np.prod(env0.observation_space.shape))
+        space = env0.action_space
+        self.discrete = isinstance(space, gym.spaces.Discrete)
+        self.n_actions = int(space.n) if self.discrete else None
+        self.act_dim = None if self.discrete else int(space.shape[0])
+        self.low = self.high = None
+        if not self.discrete:
+            self.low, self.high = torch.as_tensor(space.low), torch.as_tensor(space.high)
+
+    def new_agent(self, hidden: int) -> Agent:
+        return Agent(self.obs_dim, self.m, self.n_actions, self.act_dim, hidden)
+
+    def episodes(self, n: int, seed: int) -> Episodes:
+        return Episodes(self.problem, n, self.sign, self.horizon, seed)
+
+    def evaluate(self, agent, episodes: int, seed: int, max_steps=math.inf):
+        return evaluate_policy(self.problem, agent, self.sign, self.horizon, episodes, seed, self.low, self.high,
+                               self.discount, max_steps)
+
+    def answer(self, agents) -> list:
+        return [Policy(a, self.low, self.high) for a in agents]
+
+
 class CMORL(Solver):
     version = 2  # 2: evaluation steps reserved within the step budget; the problem's discount used
     defaults = DEFAULTS
@@ -293,38 +330,22 @@ class CMORL(Solver):
     supports = LinearPPO.supports  # Pareto-policy problems with a Gymnasium view
 
     def solve(self, problem, budget, seed, log):
-        import gymnasium as gym
         torch.manual_seed(seed)
         cfg = {k: getattr(self, k) for k in DEFAULTS}
-        spec = problem.spec
-        if spec.scenarios.discount < 1.0:  # train for what is scored
-            cfg["gamma"] = spec.scenarios.discount
-        sign = np.array([1.0 if o.sense == "max" else -1.0 for o in spec.objectives])
-        m, horizon = spec.n_obj, spec.scenarios.horizon
-        env0 = problem.env()
-        obs_dim = int(np.prod(env0.observation_space.shape))
-        space = env0.action_space
-        discrete = isinstance(space, gym.spaces.Discrete)
-        low = high = None
-        if not discrete:
-            low, high = torch.as_tensor(space.low), torch.as_tensor(space.high)
+        task = MOTask(problem, cfg)
+        m, low, high = task.m, task.low, task.high
         archive = Archive(cfg["archive_size"])
         eval_seed = 10**6 + 1000 * seed  # never the problem's test seeds
         per_iter = cfg["n_envs"] * cfg["n_steps"]
 
-        def new_agent():
-            return Agent(obs_dim, m, int(space.n) if discrete else None, None if discrete else int(space.shape[0]),
-                         cfg["hidden"])
-
         def add(agent, stage):
-            J, steps = evaluate_policy(problem, agent, sign, horizon, cfg["eval_episodes"], eval_seed, low, high,
-                                       spec.scenarios.discount, max_steps=budget.steps_left)
+            J, steps = task.evaluate(agent, cfg["eval_episodes"], eval_seed, max_steps=budget.steps_left)
             budget.add(steps)
             archive.add(J, copy.deepcopy(agent))
             log(budget.steps, float(len(archive.policies)), stage=stage)
             return J
 
-        eval_cost = cfg["eval_episodes"] * horizon  # the most steps one evaluation can take
+        eval_cost = cfg["eval_episodes"] * task.horizon  # the most steps one evaluation can take
 
         def share(fraction):
             """A stop test for a phase given ``fraction`` of the remaining steps and seconds; the
@@ -339,8 +360,8 @@ class CMORL(Solver):
         for k, w in enumerate(weights):
             done = share(init_left / (len(weights) - k))
             init_left -= init_left / (len(weights) - k)
-            agent = new_agent()
-            ppo = PPO(agent, Episodes(problem, cfg["n_envs"], sign, horizon, 1000 * seed + 10 * k), cfg, low, high)
+            agent = task.new_agent(cfg["hidden"])
+            ppo = PPO(agent, task.episodes(cfg["n_envs"], 1000 * seed + 10 * k), cfg, low, high)
             while not done():
                 budget.add(ppo.iterate(("weights", w)))
             add(agent, 0)
@@ -355,12 +376,11 @@ class CMORL(Solver):
                 agent = copy.deepcopy(start)
                 scale = (1.0 - cfg["beta"]) * np.abs(J0) + 1e-3  # > 0: the start is strictly feasible
                 threshold, J = J0 - scale, J0
-                ppo = PPO(agent, Episodes(problem, cfg["n_envs"], sign, horizon, 7919 * (r + 1) + 101 * s + i),
-                          cfg, low, high)
+                ppo = PPO(agent, task.episodes(cfg["n_envs"], 7919 * (r + 1) + 101 * s + i), cfg, low, high)
                 while not done():
                     budget.add(ppo.iterate(("constrained", i, J - threshold, scale)))
                     J = add(agent, r + 1)  # the evaluated J of the new iterate: the next slack
-        return Outcome(policies=[Policy(a, low, high) for a in archive.policies],
+        return Outcome(policies=task.answer(archive.policies),
                        info={"archive": archive.J.tolist(), "weights": weights.tolist()})
 
 

@@ -37,7 +37,7 @@ import torch
 from ..metrics import hypervolume, sparsity
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
-from .c_morl import PPO, Agent, Archive, Episodes, Policy, evaluate_policy
+from .c_morl import PPO, Archive, MOTask
 from .linear_ppo import LinearPPO, weight_grid
 
 DEFAULTS = {
@@ -145,37 +145,25 @@ class PGMORL(Solver):
     supports = LinearPPO.supports
 
     def solve(self, problem, budget, seed, log):
-        import gymnasium as gym
         torch.manual_seed(seed)
         cfg = {k: getattr(self, k) for k in DEFAULTS}
-        spec = problem.spec
-        if spec.scenarios.discount < 1.0:  # train for what is scored
-            cfg["gamma"] = spec.scenarios.discount
-        sign = np.array([1.0 if o.sense == "max" else -1.0 for o in spec.objectives])
-        m, horizon = spec.n_obj, spec.scenarios.horizon
-        env0 = problem.env()
-        space = env0.action_space
-        discrete = isinstance(space, gym.spaces.Discrete)
-        low = high = None
-        if not discrete:
-            low, high = torch.as_tensor(space.low), torch.as_tensor(space.high)
-        obs_dim = int(np.prod(env0.observation_space.shape))
+        task = MOTask(problem, cfg)
+        m, low, high, spec = task.m, task.low, task.high, problem.spec
         per_iter = cfg["n_envs"] * cfg["n_steps"]
-        eval_cost = cfg["eval_episodes"] * horizon
+        eval_cost = cfg["eval_episodes"] * task.horizon
         eval_seed = 10**6 + 1000 * seed + 500  # never the problem's test seeds
         archive = Archive(cfg["archive_size"])
         pop = Population(m, cfg["buffers"], cfg["buffer_size"], seed)
         history = [np.zeros((0, m)), np.zeros((0, m)), np.zeros((0, m))]  # weights, F before, F after - before
-        ref = None if spec.hv_ref_point is None else np.asarray(spec.hv_ref_point, float) * sign
+        ref = None if spec.hv_ref_point is None else np.asarray(spec.hv_ref_point, float) * task.sign
 
         def evaluate(agent):
-            J, steps = evaluate_policy(problem, agent, sign, horizon, cfg["eval_episodes"], eval_seed, low, high,
-                                       spec.scenarios.discount, max_steps=budget.steps_left)
+            J, steps = task.evaluate(agent, cfg["eval_episodes"], eval_seed, max_steps=budget.steps_left)
             budget.add(steps)
             return J
 
         def train(agent, w, iterations, env_seed, stop_steps):
-            ppo = PPO(agent, Episodes(problem, cfg["n_envs"], sign, horizon, env_seed), cfg, low, high)
+            ppo = PPO(agent, task.episodes(cfg["n_envs"], env_seed), cfg, low, high)
             for _ in range(iterations):
                 if budget.steps_left < per_iter + eval_cost or budget.seconds_left <= 0 or budget.steps >= stop_steps:
                     break
@@ -194,8 +182,7 @@ class PGMORL(Solver):
         weights = weight_grid(m, cfg["n_tasks"], seed)
         warm_steps = budget.steps + cfg["warmup_fraction"] * budget.steps_left
         for k, w in enumerate(weights):
-            agent = Agent(obs_dim, m, int(space.n) if discrete else None, None if discrete else int(space.shape[0]),
-                          cfg["hidden"])
+            agent = task.new_agent(cfg["hidden"])
             F0 = evaluate(agent)
             share = budget.steps + (warm_steps - budget.steps) / (len(weights) - k)
             train(agent, w, 10**9, 1000 * seed + 10 * k, share)
@@ -214,7 +201,7 @@ class PGMORL(Solver):
                     break
                 train(agent, w, cfg["task_iterations"], 7919 * gen + 101 * q, math.inf)
                 record(w, F0, agent, gen)
-        return Outcome(policies=[Policy(a, low, high) for a in archive.policies],
+        return Outcome(policies=task.answer(archive.policies),
                        info={"archive": archive.J.tolist(), "generations": gen})
 
 
