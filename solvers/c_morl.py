@@ -246,7 +246,7 @@ class PPO:
                 d = self.agent.dist(o)
                 a = d.sample()
                 v = self.agent.critic(o)
-            env_a = a.numpy() if self.agent.discrete else np.clip(a.numpy(), self.low, self.high)
+            env_a = a.numpy() if self.agent.discrete else np.clip(a.numpy(), self.low.numpy(), self.high.numpy())
             r, dn = self.env.step([int(x) for x in env_a] if self.agent.discrete else list(env_a))
             obs.append(o); act.append(a); logp.append(d.log_prob(a)); val.append(v)
             rew.append(torch.as_tensor(r, dtype=torch.float32)); done.append(torch.as_tensor(dn, dtype=torch.float32))

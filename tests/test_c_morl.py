@@ -91,6 +91,7 @@ def test_short_run_recovers_part_of_the_deep_sea_treasure_front():
 
 @pytest.mark.parametrize("target", ["mogym/deep-sea-treasure-v0", "mogym/fruit-tree-v0",
                                     "mogym/resource-gathering-v0:episodes=4", "mogym/minecart-v0:episodes=1",
+                                    "mogym/mo-hopper-2obj-v0:episodes=1",
                                     "inventory/backlogged-2obj-v0"])  # the last: continuous actions
 def test_solver_contract(target):
     from mobench.check import check_solver

@@ -123,3 +123,19 @@ def test_linear_ppo_takes_the_runners_large_seeds():
     clock = Clock(Budget(steps=2000, seconds=60))
     out = mobench.make_solver("linear-ppo:n_weights=2,n_steps=64").solve(problem, clock, 712602384, Log(clock))
     assert len(out.policies) == 2
+
+
+@pytest.mark.parametrize("target", ["mogym/mo-hopper-2obj-v0:episodes=1", "mogym/mo-halfcheetah-v0:episodes=1"])
+def test_mujoco_tasks_score_a_still_policy_by_hand(target):
+    """Zero torques: the half-cheetah spends no energy and barely moves; the hopper collects its
+    survival bonus in both objectives until it falls. HV at the documented reference point."""
+    p = mobench.make(target)
+    assert p.reference_kind() == "none" and check_problem(target).ok
+    still = lambda obs: torch.zeros((obs.shape[0],) + p.env().action_space.shape)
+    ev = mobench.evaluate(p, [still])
+    F = ev.objectives[0, 0]
+    if "halfcheetah" in target:
+        assert F[1] == 0.0 and abs(F[0]) < 5.0
+        assert ev.summary["hv"] == pytest.approx(max(F[0], 0.0) * 6000.0)
+    else:
+        assert F.min() > 0 and ev.summary["hv"] == pytest.approx(F[0] * F[1], rel=1e-6)

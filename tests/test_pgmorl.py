@@ -52,6 +52,7 @@ def test_task_choice_goes_where_the_predicted_front_grows():
 
 
 @pytest.mark.parametrize("target", ["mogym/deep-sea-treasure-v0", "mogym/minecart-v0:episodes=1",
+                                    "mogym/mo-halfcheetah-v0:episodes=1",
                                     "inventory/backlogged-2obj-v0"])  # the last: continuous actions
 def test_solver_contract(target):
     from mobench.check import check_solver

@@ -29,6 +29,14 @@ cardinality, and IGD against the known front where there is one.
   HV reference point (-1, -1, -200): fuel as in MORL-Baselines' minecart tests (0, 0, -200),
   ore at -1 so that a policy that mines one ore only still counts. 5 test episodes (the ore
   mined is random).
+- ``mogym/mo-hopper-2obj-v0`` (MuJoCo v5): objectives forward velocity and jump height (10 x
+  the height above the start), each with the survival bonus (MO-Gymnasium's ``mo-hopper-2obj``);
+  ``mogym/mo-halfcheetah-v0``: forward velocity and minus the energy (sum of squared actions).
+  Undiscounted, at most 1,000 steps, 3 test episodes (reset noise), reference kind ``none``.
+  HV reference points: the origin for the hopper (PGMORL's convention; a hopper that falls at
+  once scores about (0, 0)); (0, -6000) for the half-cheetah: not moving forward, and the most
+  energy an episode can spend (6 actuators at full torque for 1,000 steps), so that every
+  policy that moves forward counts.
 """
 from __future__ import annotations
 
@@ -66,6 +74,10 @@ TASKS = {
                                front="resource-gathering"),
     "minecart": dict(env_id="minecart-v0", objectives=("ore1", "ore2", "fuel"),
                      ref_point=(-1.0, -1.0, -200.0), horizon=1000, seed=7004, front=None),
+    "mo-hopper-2obj": dict(env_id="mo-hopper-2obj-v5", objectives=("forward", "height"),
+                           ref_point=(0.0, 0.0), horizon=1000, seed=7005, front=None),
+    "mo-halfcheetah": dict(env_id="mo-halfcheetah-v5", objectives=("forward", "energy"),
+                           ref_point=(0.0, -6000.0), horizon=1000, seed=7006, front=None),
 }
 
 
@@ -125,6 +137,14 @@ class Minecart(MOGymTask):
     task = "minecart"
 
 
+class MOHopper2Obj(MOGymTask):
+    task = "mo-hopper-2obj"
+
+
+class MOHalfCheetah(MOGymTask):
+    task = "mo-halfcheetah"
+
+
 EPISODES = Param(3, low=1, high=1000, doc="test episodes per policy (the tasks are deterministic)")
 register("mogym/deep-sea-treasure-v0", DeepSeaTreasure, params={"episodes": EPISODES},
          description="MO-Gymnasium deep sea treasure (2 objectives, known front)")
@@ -133,8 +153,15 @@ register("mogym/fruit-tree-v0", FruitTree, params={"episodes": EPISODES},
 register("mogym/resource-gathering-v0", ResourceGathering,
          params={"episodes": Param(50, low=1, high=10_000, doc="test episodes per policy (kills are random)")},
          description="MO-Gymnasium resource gathering (3 objectives, discount 0.9, exact front computed here)")
+register("mogym/mo-hopper-2obj-v0", MOHopper2Obj,
+         params={"episodes": Param(3, low=1, high=1000, doc="test episodes per policy (resets are noisy)")},
+         description="MO-Gymnasium mo-hopper-2obj-v5, MuJoCo (2 objectives, no exact front: HV only)")
+register("mogym/mo-halfcheetah-v0", MOHalfCheetah,
+         params={"episodes": Param(3, low=1, high=1000, doc="test episodes per policy (resets are noisy)")},
+         description="MO-Gymnasium mo-halfcheetah-v5, MuJoCo (2 objectives, no exact front: HV only)")
 register("mogym/minecart-v0", Minecart,
          params={"episodes": Param(5, low=1, high=1000, doc="test episodes per policy (ore amounts are random)")},
          description="MO-Gymnasium minecart (3 objectives, undiscounted, no exact front: HV only)")
 
-__all__ = ["DeepSeaTreasure", "FruitTree", "Minecart", "MOGymTask", "ResourceGathering", "TASKS"]
+__all__ = ["DeepSeaTreasure", "FruitTree", "Minecart", "MOGymTask", "MOHalfCheetah", "MOHopper2Obj",
+           "ResourceGathering", "TASKS"]
