@@ -3,7 +3,8 @@ Discovery of Pareto Front", ICLR 2025): Pareto initialisation, then constrained 
 optimisation that extends the front from its sparsest points.
 
 1. Pareto initialisation: ``n_init`` PPO policies, one per weight vector spread over the
-   simplex, trained on the weighted sum of the per-objective (standardised) advantages, with
+   simplex, trained on the weighted sum of the per-objective advantages (the advantage of the
+   weighted reward; standardised as a scalar), with
    ``init_fraction`` of the step budget shared evenly.
 2. Archive: every evaluated policy (its return vector J, measured by ``eval_episodes``
    deterministic episodes) enters; it keeps the non-dominated ones and, above ``archive_size``,
@@ -269,7 +270,8 @@ class PPO:
                 logp = d.log_prob(data["act"][idx])
                 if mode[0] == "weights":
                     adv = data["adv"][idx]
-                    a = ((adv - adv.mean(0)) / (adv.std(0) + 1e-8)) @ torch.as_tensor(mode[1], dtype=torch.float32)
+                    a = adv @ torch.as_tensor(mode[1], dtype=torch.float32)  # the scalarised advantage
+                    a = (a - a.mean()) / (a.std() + 1e-8)
                     ratio = (logp - data["logp"][idx]).exp()
                     pg = -torch.min(ratio * a, ratio.clamp(1 - c["clip"], 1 + c["clip"]) * a).mean()
                 else:
@@ -322,7 +324,10 @@ class MOTask:
 
 
 class CMORL(Solver):
-    version = 2  # 2: evaluation steps reserved within the step budget; the problem's discount used
+    # 2: evaluation steps reserved within the step budget; the problem's discount used.
+    # 3: weighted PPO standardises the scalarised advantage w . A (it standardised each
+    #    objective's advantage first, which rescaled the weights by 1 / std_j)
+    version = 3
     defaults = DEFAULTS
     default_budget = Budget(steps=300_000, seconds=1800)
     description = "C-MORL: Pareto initialisation + IPO-constrained PPO from the sparsest archived policies"

@@ -138,6 +138,7 @@ def select_tasks(pop_F, history, candidates, archive_F, n_tasks, ref, sparsity_w
 
 
 class PGMORL(Solver):
+    version = 2  # 2: weighted PPO standardises the scalarised advantage w . A (see c-morl version 3)
     defaults = DEFAULTS
     default_budget = Budget(steps=300_000, seconds=1800)
     description = "PGMORL: weighted PPO tasks chosen by predicted HV + sparsity gain, performance buffers"
