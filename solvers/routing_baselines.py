@@ -187,17 +187,22 @@ class GreedyRatio(_Routing):
     tag = "knapsack"
 
     def solve(self, problem, budget, seed, log):
-        b = problem.batch()
-        order = torch.argsort(b.v / b.w, dim=1, descending=True)
-        for k in range(b.N):
-            item = order[:, k]
-            fits = b.mask()[b.rows, item]
-            if not fits.any():
-                continue
-            # instances where the item does not fit (or which are done) take nothing this round
-            b.taken[b.rows[fits], item[fits]] = True
-            b.left = b.left - torch.where(fits, b.w[b.rows, item], torch.zeros_like(b.left))
-        return Outcome(solutions=b.solutions())
+        return Outcome(solutions=ratio_greedy(problem.batch()).solutions())
+
+
+def ratio_greedy(b):
+    """Fills a ``KnapsackBatch`` by value / weight, best first, each item taken when it fits;
+    -> the batch."""
+    order = torch.argsort(b.v / b.w, dim=1, descending=True)
+    for k in range(b.N):
+        item = order[:, k]
+        fits = b.mask()[b.rows, item]
+        if not fits.any():
+            continue
+        # instances where the item does not fit (or which are done) take nothing this round
+        b.taken[b.rows[fits], item[fits]] = True
+        b.left = b.left - torch.where(fits, b.w[b.rows, item], torch.zeros_like(b.left))
+    return b
 
 
 register_solver("nearest-neighbour", NearestNeighbour)

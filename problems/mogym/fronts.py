@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...metrics import nondominated
+
 ENEMY_KILL_PROB = 0.1  # ResourceGathering.step: killed with probability 0.1 on an enemy cell
 
 
@@ -64,5 +66,4 @@ def resource_gathering_front(gamma: float, max_steps: int = 20) -> np.ndarray:
             alive *= 1 - ENEMY_KILL_PROB
         values.append([death, alive * gamma ** (length - 1) * gold, alive * gamma ** (length - 1) * gem])
     V = np.unique(np.round(np.array(values), 12), axis=0)
-    keep = [not ((V >= v).all(1) & (V > v).any(1)).any() for v in V]
-    return V[keep]
+    return nondominated(V, ["max"] * 3)
