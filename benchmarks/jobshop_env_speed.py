@@ -1,10 +1,12 @@
 """Steps per second of the job-shop dispatching env against job-shop-lib's env, same instance,
 random legal actions, one run:
 
-    python benchmarks/jobshop_env_speed.py [--instance ta01] [--episodes 5]
+    python benchmarks/jobshop_env_speed.py [--instance ta01] [--episodes 5] [--batch 32]
 
 Rows: this suite's Gymnasium view (`JobShopEnv`, observation built at every step), its core
-(`Dispatch`, no observation), and job-shop-lib 1.7.2's `SingleJobShopGraphEnv` on the
+(`Dispatch`, no observation), ``--batch`` episodes with their observations built at every
+step, one `Dispatch` after another and all at once in one `BatchDispatch` (how the RL solvers
+sample and train), and job-shop-lib 1.7.2's `SingleJobShopGraphEnv` on the
 resource-task graph with the IS_READY feature observer (its lightest configuration) and its
 default ready-operations filter. Episode lengths differ (ours counts No-Op steps, which a
 random policy takes), so steps/s and episodes/s are both printed.
@@ -16,7 +18,7 @@ import time
 
 import numpy as np
 
-from mobench.problems.jobshop import Dispatch, JobShopEnv, load_benchmark
+from mobench.problems.jobshop import BatchDispatch, Dispatch, JobShopEnv, load_benchmark
 
 
 def ours_env(name, episodes):
@@ -31,14 +33,34 @@ def ours_env(name, episodes):
     return steps, time.perf_counter() - t
 
 
-def ours_core(name, episodes):
+def ours_core(name, episodes, batch=1, observe=False):
+    """``batch`` one-episode states stepped in turn (observed at every step when ``observe``)."""
     inst, rng, steps = load_benchmark(name), np.random.default_rng(0), 0
     t = time.perf_counter()
     for _ in range(episodes):
-        d = Dispatch(inst)
-        while not d.done:
-            d.step(int(rng.choice(np.flatnonzero(d.action_mask()))))
-            steps += 1
+        envs = [Dispatch(inst) for _ in range(batch)]
+        while not all(d.done for d in envs):
+            for d in (d for d in envs if not d.done):
+                mask = d.observation()["action_mask"] if observe else d.action_mask()
+                d.step(int(rng.choice(np.flatnonzero(mask))))
+                steps += 1
+    return steps, time.perf_counter() - t
+
+
+def ours_batch(name, episodes, batch):
+    """The same ``batch`` episodes as one ``BatchDispatch``, observed at every step."""
+    inst, rng, steps = load_benchmark(name), np.random.default_rng(0), 0
+    t = time.perf_counter()
+    for _ in range(episodes):
+        envs = BatchDispatch(inst, copies=batch)
+        while not (done := envs.done).all():
+            mask = envs.observation()["action_mask"].astype(bool)
+            # a random legal action per row: the first legal index after a random shift
+            shift = rng.integers(0, mask.shape[1], batch)
+            order = (np.arange(mask.shape[1])[None, :] + shift[:, None]) % mask.shape[1]
+            first = np.argmax(np.take_along_axis(mask, order, 1), 1)
+            envs.step(order[np.arange(batch), first])
+            steps += int((~done).sum())
     return steps, time.perf_counter() - t
 
 
@@ -66,15 +88,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--instance", default="ta01")
     ap.add_argument("--episodes", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=32)
     a = ap.parse_args()
     inst = load_benchmark(a.instance)
-    print(f"instance {a.instance}: {inst.n_jobs} jobs x {inst.n_machines} machines, {a.episodes} random episodes each")
-    rows = [("mobench JobShopEnv (with observation)", ours_env), ("mobench Dispatch (core, no observation)", ours_core),
-            ("job-shop-lib 1.7.2 SingleJobShopGraphEnv", jsl_env)]
-    for label, fn in rows:
+    print(f"instance {a.instance}: {inst.n_jobs} jobs x {inst.n_machines} machines, {a.episodes} random "
+          f"episodes each ({a.episodes} x {a.batch} in the batched rows)")
+    rows = [("mobench JobShopEnv (with observation)", ours_env, 1),
+            ("mobench Dispatch (core, no observation)", ours_core, 1),
+            (f"mobench {a.batch} x Dispatch, observed, in turn", lambda n, e: ours_core(n, e, a.batch, observe=True), a.batch),
+            (f"mobench BatchDispatch of {a.batch}, observed", lambda n, e: ours_batch(n, e, a.batch), a.batch),
+            ("job-shop-lib 1.7.2 SingleJobShopGraphEnv", jsl_env, 1)]
+    for label, fn, per in rows:
         steps, secs = fn(a.instance, a.episodes)
-        print(f"{label:44s} {steps / secs:10.0f} steps/s  {a.episodes / secs:8.2f} episodes/s  "
-              f"({steps / a.episodes:.0f} steps/episode)")
+        n = a.episodes * per
+        print(f"{label:44s} {steps / secs:10.0f} steps/s  {n / secs:8.2f} episodes/s  ({steps / n:.0f} steps/episode)")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,12 @@ a random cut (the ones before it fixed) for ``cp_seconds``; when it shortens the
 the CP schedule is left-shifted and replayed through the MDP into (state, action) pairs that
 the agent imitates with the clipped objective, weighted by the normalised improvement
 (makespan_agent - makespan_cp) / makespan_agent.
-Inference: one greedy episode, then batches of ``samples`` episodes sampled at each
-temperature of ``temperatures`` in turn until the run's seconds budget ends (a batch still
-running at the deadline is abandoned); the best schedule is returned.
+Inference: one greedy episode, then batches of up to ``samples`` episodes sampled at each
+temperature of ``temperatures`` in turn until the run's seconds budget ends; the best schedule
+is returned. The episodes of a batch advance together in one ``BatchDispatch`` and one policy
+call per step. A batch is shrunk to what the time left allows at the last batch's seconds per
+episode (so large instances still get sampled episodes within a short limit); one still
+running at the deadline is abandoned.
 
 Checkpoints: ``checkpoint="shipped"`` (the default) loads the policy trained for this variant
 that ships in ``solvers/data/`` (see its README for the command and CPU time that produced
@@ -91,11 +94,18 @@ class DispatchPolicy(nn.Module):
         return logits.masked_fill(~mask, -1e9), self.value(pooled).squeeze(-1)
 
 
+def _tensors(obs, device, rows=None):
+    """A batched observation (``BatchDispatch.observation()``) as policy inputs; ``rows``
+    selects some of its rows."""
+    pick = (lambda x: x) if rows is None else (lambda x: x[rows])
+    return (torch.as_tensor(pick(obs["ops"]), device=device),
+            torch.as_tensor(pick(obs["shared"]).astype(bool), device=device),
+            torch.as_tensor(pick(obs["action_mask"]).astype(bool), device=device))
+
+
 def _stack(observations, device):
-    ops = torch.as_tensor(np.stack([o["ops"] for o in observations]), device=device)
-    shared = torch.as_tensor(np.stack([o["shared"] for o in observations]).astype(bool), device=device)
-    mask = torch.as_tensor(np.stack([o["action_mask"] for o in observations]).astype(bool), device=device)
-    return ops, shared, mask
+    """A list of single observations as policy inputs."""
+    return _tensors({k: np.stack([o[k] for o in observations]) for k in ("ops", "shared", "action_mask")}, device)
 
 
 # --- CP guidance ------------------------------------------------------------------------------
@@ -149,24 +159,22 @@ class Trainer:
     """PPO (+ CP imitation) on generated instances; ``state_dict`` makes it resumable."""
 
     def __init__(self, cfg: dict, cp_guidance: bool, seed: int, device="cpu"):
-        from ..problems.jobshop import Dispatch, generate
+        from ..problems.jobshop import BatchDispatch, generate
         self.cfg, self.cp, self.device = cfg, cp_guidance, device
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.policy = DispatchPolicy(cfg["d_model"], cfg["heads"]).to(device)
         self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg["lr"])
         self.iteration, self.episodes, self.seen, self.seconds = 0, 0, 0, 0.0
-        self._generate, self._Dispatch = generate, Dispatch
-        self.envs = [self._new_env() for _ in range(cfg["envs"])]
+        self._generate = generate
+        self.envs = BatchDispatch([self._new_instance() for _ in range(cfg["envs"])])  # one row per episode
+        self.bound0 = self.envs.makespan_lower_bound()  # each episode's initial makespan lower bound
+        self.bound = self.bound0.copy()
         self.finished = []  # (instance, schedule, makespan) of the last finished episodes
         self.recent = []
 
-    def _new_env(self):
-        inst = self._generate(self.cfg["train_jobs"], self.cfg["train_machines"], int(self.rng.integers(1 << 62)))
-        d = self._Dispatch(inst)
-        d.bound0 = d.makespan_lower_bound()
-        d.bound = d.bound0
-        return d
+    def _new_instance(self):
+        return self._generate(self.cfg["train_jobs"], self.cfg["train_machines"], int(self.rng.integers(1 << 62)))
 
     def state_dict(self):
         return {"policy": self.policy.state_dict(), "opt": self.opt.state_dict(), "iteration": self.iteration,
@@ -183,34 +191,33 @@ class Trainer:
     def rollout(self):
         c, dev = self.cfg, self.device
         buf = {k: [] for k in ("ops", "shared", "mask", "action", "logp", "value", "reward", "done")}
+        envs = self.envs
         for _ in range(c["rollout"]):
-            obs = [e.observation() for e in self.envs]
-            ops, shared, mask = _stack(obs, dev)
+            ops, shared, mask = _tensors(envs.observation(), dev)
             with torch.no_grad():
                 logits, value = self.policy(ops, shared, mask)
                 dist = torch.distributions.Categorical(logits=logits)
                 action = dist.sample()
-            rewards, dones = [], []
-            for i, (e, a) in enumerate(zip(self.envs, action.tolist())):
-                e.step(a)
-                b = e.makespan_lower_bound()
-                rewards.append(-(b - e.bound) / e.bound0)
-                e.bound = b
-                dones.append(e.done)
-                if e.done:
-                    mk = makespan(e.inst, e.starts)
-                    self.finished.append((e.inst, e.starts.copy(), mk))
-                    self.recent.append(mk / e.bound0)
-                    self.episodes += 1
-                    self.envs[i] = self._new_env()
+            envs.step(action.cpu().numpy())
+            b = envs.makespan_lower_bound()
+            rewards = -(b - self.bound) / self.bound0
+            self.bound = b
+            dones = envs.done
+            for i in np.flatnonzero(dones):  # record, then start the row's next episode
+                mk = makespan(envs.insts[i], envs.starts[i])
+                self.finished.append((envs.insts[i], envs.starts[i].copy(), mk))
+                self.recent.append(mk / self.bound0[i])
+                self.episodes += 1
+                envs.replace(i, self._new_instance())
+                self.bound0[i] = self.bound[i] = envs.makespan_lower_bound()[i]
             for k, v in (("ops", ops), ("shared", shared), ("mask", mask), ("action", action),
                          ("logp", dist.log_prob(action)), ("value", value)):
                 buf[k].append(v)
-            buf["reward"].append(torch.tensor(rewards, device=dev))
-            buf["done"].append(torch.tensor(dones, device=dev, dtype=torch.float32))
-        self.seen += c["rollout"] * len(self.envs)
+            buf["reward"].append(torch.as_tensor(rewards, device=dev, dtype=torch.float32))
+            buf["done"].append(torch.as_tensor(dones, device=dev, dtype=torch.float32))
+        self.seen += c["rollout"] * envs.B
         with torch.no_grad():
-            _, last_value = self.policy(*_stack([e.observation() for e in self.envs], dev))
+            _, last_value = self.policy(*_tensors(envs.observation(), dev))
         adv, ret = gae(torch.stack(buf["reward"]), torch.stack(buf["value"]), last_value,
                        torch.stack(buf["done"]), 1.0, c["gae_lambda"])  # undiscounted episodes
         flat = {k: torch.cat(v) if k in ("ops", "shared", "mask") else torch.stack(v).reshape(-1)
@@ -324,25 +331,25 @@ def sample_schedules(policy, instance, samples, temperature, device="cpu", gener
     """``samples`` episodes at ``temperature`` in one batch (``temperature`` <= 0: the greedy
     episode); -> (best starts, best makespan), or (None, inf) when ``deadline`` (a
     ``time.monotonic()`` value) passes before the batch is complete."""
-    from ..problems.jobshop import Dispatch
-    envs = [Dispatch(instance) for _ in range(samples)]
+    from ..problems.jobshop import BatchDispatch
+    envs = BatchDispatch(instance, copies=samples)
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
-    while not all(e.done for e in envs):
+    actions = np.zeros(samples, np.int64)
+    while not (done := envs.done).all():
         if deadline is not None and time.monotonic() > deadline:
             return None, math.inf
-        live = [e for e in envs if not e.done]
-        ops, shared, mask = _stack([e.observation() for e in live], device)
+        live = np.flatnonzero(~done)
         with torch.no_grad():
-            logits, _ = policy(ops, shared, mask)
+            logits, _ = policy(*_tensors(envs.observation(), device, live))
         if temperature <= 0:
-            actions = logits.argmax(1).tolist()
+            a = logits.argmax(1)
         else:
-            actions = torch.multinomial(torch.softmax(logits / temperature, dim=1).cpu(), 1, generator=gen)[:, 0].tolist()
-        for e, a in zip(live, actions):
-            e.step(a)
-    mks = [makespan(instance, e.starts) for e in envs]
+            a = torch.multinomial(torch.softmax(logits / temperature, dim=1).cpu(), 1, generator=gen)[:, 0]
+        actions[live] = a.cpu().numpy()
+        envs.step(actions)
+    mks = (envs.starts + envs.dur).max((1, 2))
     i = int(np.argmin(mks))
-    return envs[i].starts.copy(), mks[i]
+    return envs.starts[i].copy(), int(mks[i])
 
 
 class E2ECPRL(Solver):
@@ -350,7 +357,9 @@ class E2ECPRL(Solver):
     default_budget = Budget(seconds=60)
     description = "end-to-end RL over the CP dispatching MDP, CP-SAT-guided PPO (Tassel et al. 2023)"
     cp_guidance = True
-    version = 3  # 2: the shipped trained policy by default; 3: greedy episode first, batches stop at the deadline
+    # 2: the shipped trained policy by default; 3: greedy episode first, batches stop at the
+    # deadline; 4: batched episodes (same samples, 2.4x faster on ta41), batches sized to the time left
+    version = 4
 
     def supports(self, problem):
         if "jobshop" not in problem.spec.tags or problem.spec.answer != "solutions" or not hasattr(problem, "dispatcher"):
@@ -382,13 +391,18 @@ class E2ECPRL(Solver):
         deadline = time.monotonic() + budget.seconds_left - 1.0
         gen = torch.Generator().manual_seed(seed)
         # the greedy episode first, so that an answer exists however large the instance; then
-        # sampled batches until the deadline, a batch unfinished at the deadline abandoned
+        # sampled batches until the deadline, each sized to fit the time left at the last
+        # batch's seconds per episode (an overestimate: a batch's fixed cost is shared)
+        t0 = time.monotonic()
         best, best_mk = sample_schedules(policy, inst, 1, 0.0, self.device, gen)
+        per_episode = time.monotonic() - t0
         log(budget.steps, float(best_mk))
         i = 0
-        while time.monotonic() < deadline:
-            starts, mk = sample_schedules(policy, inst, self.samples, temps[i % len(temps)], self.device, gen,
+        while (size := min(self.samples, int(0.9 * (deadline - time.monotonic()) / per_episode))) >= 1:
+            t0 = time.monotonic()
+            starts, mk = sample_schedules(policy, inst, size, temps[i % len(temps)], self.device, gen,
                                           deadline=deadline)
+            per_episode = (time.monotonic() - t0) / size
             i += 1
             if mk < best_mk:
                 best, best_mk = starts, mk

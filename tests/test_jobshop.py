@@ -6,7 +6,7 @@ import pytest
 import mobench
 from mobench.check import check_problem, check_solver
 from mobench.errors import InvalidAction, InvalidSolution
-from mobench.problems.jobshop import Dispatch, JobShopEnv, generate, load_benchmark, read_instance
+from mobench.problems.jobshop import BatchDispatch, Dispatch, JobShopEnv, generate, load_benchmark, read_instance
 from mobench.problems.jobshop.cp_model import JobShopModel
 from mobench.problems.jobshop.instances import Instance, InstanceFormatError, benchmark_names, write_instance
 from mobench.problems.jobshop.schedule import makespan, total_flow_time, violations
@@ -103,6 +103,52 @@ def test_dispatching_mdp_invariants(name):
             steps += 1
         assert (d.starts >= 0).all() and violations(inst, d.starts) == []
         assert steps >= inst.durations.size
+
+
+def test_batch_rows_evolve_as_separate_episodes():
+    """A batch of different instances (and a repeated one), random legal actions per row: every
+    row's observation, bound, time and schedule equal those of its own one-episode run; rows
+    that finish first ignore their actions; ``replace`` starts a row afresh."""
+    insts = [generate(6, 4, seed) for seed in (1, 2, 3)] + [generate(6, 4, 1)]
+    batch = BatchDispatch(insts)
+    single = [Dispatch(i) for i in insts]
+    rng = np.random.default_rng(0)
+    saw_finished_row = False
+    while not batch.done.all():
+        obs = batch.observation()
+        lb = batch.makespan_lower_bound()
+        actions = np.zeros(batch.B, np.int64)
+        for b, d in enumerate(single):
+            assert batch.t[b] == d.t and bool(batch.done[b]) == d.done
+            if d.done:
+                saw_finished_row = True
+                continue
+            o = d.observation()
+            for k in o:
+                np.testing.assert_array_equal(obs[k][b], o[k])
+            assert lb[b] == d.makespan_lower_bound()
+            actions[b] = rng.choice(np.flatnonzero(o["action_mask"]))
+            d.step(int(actions[b]))
+        batch.step(actions)
+    assert saw_finished_row
+    for b, d in enumerate(single):
+        np.testing.assert_array_equal(batch.starts[b], d.starts)
+        assert violations(insts[b], batch.starts[b]) == []
+    batch.replace(0, generate(6, 4, 9))
+    assert not batch.done[0] and batch.done[1:].all() and (batch.starts[0] < 0).all()
+    fresh = Dispatch(generate(6, 4, 9)).observation()
+    np.testing.assert_array_equal(batch.observation()["ops"][0], fresh["ops"])
+
+
+def test_batch_errors_name_the_row_and_the_shape():
+    batch = BatchDispatch(load_benchmark("ft06"), copies=3)
+    legal = batch.action_mask()[0].astype(bool)
+    bad = int(np.flatnonzero(~legal)[0])
+    with pytest.raises(InvalidAction, match="row 1"):
+        batch.step([int(np.flatnonzero(legal)[0]), bad, int(np.flatnonzero(legal)[0])])
+    assert (batch.starts < 0).all()  # the refused step changed nothing
+    with pytest.raises(ValueError, match="one shape"):
+        BatchDispatch([load_benchmark("ft06"), load_benchmark("la01")])
 
 
 def _copy(d):

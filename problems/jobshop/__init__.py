@@ -20,7 +20,7 @@ from ...cache import cached_json
 from ...problem import Problem
 from ...registry import Param, register, register_suite
 from ...spec import Objective, Reference, Spec
-from .dispatch import Dispatch, JobShopEnv
+from .dispatch import BatchDispatch, Dispatch, JobShopEnv
 from .instances import Instance, benchmark_names, generate, load_benchmark, read_instance
 from .schedule import makespan, total_flow_time, violations
 
@@ -170,5 +170,5 @@ for _suite, _ids in TAILLARD_GROUPS.items():
                        {**{r: None for r in RULES}, "cpsat": (None, 10)})
 register_suite("smoke", "jobshop/makespan-v0:instance=ft06", {"spt": None, "mwkr": None, "cpsat": (None, 5)})
 
-__all__ = ["Instance", "Makespan", "MakespanFlowtime", "Dispatch", "JobShopEnv", "benchmark_names", "generate",
+__all__ = ["Instance", "Makespan", "MakespanFlowtime", "BatchDispatch", "Dispatch", "JobShopEnv", "benchmark_names", "generate",
            "load_benchmark", "read_instance", "resolve_instance", "violations", "makespan"]
