@@ -7,6 +7,10 @@ enforced: the solver sees its deadline through its ``Clock``; a run still solvin
 ``seconds x (1 + TIME_SLACK) + TIME_MARGIN`` is killed and stored as ``timeout`` (joblib's own
 ``timeout`` is per call and does not stop the worker). Evaluation, done by the engine after
 the solver returns, has its own limit ``EVAL_LIMIT``.
+
+A run that did not end stored as ``ok`` is made again by the next ``run`` on the same store;
+solvers that checkpoint (``Clock.checkpoint``, a file under ``<store>/checkpoints/``) go on from
+their last checkpoint, with the steps and seconds already spent counted in the budget.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from pathlib import Path
 
 from .errors import UnsupportedPairing
 from .registry import format_target, load_all, make, make_solver, parse_target, solver_entry
-from .solver import Budget, Clock, Log
+from .solver import Budget, Checkpoint, Clock, Log
 from .store import default_store, finished_run_ids, raw_table, write_run
 
 TIME_SLACK = 0.10      # fraction of the seconds budget a solver may overrun before it is killed
@@ -138,7 +142,12 @@ def provenance(device: str) -> dict:
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def _child(conn, spec: RunSpec):
+def checkpoint_path(store: str | Path, spec: RunSpec) -> Path:
+    """Where a run's solver may checkpoint (``Clock.checkpoint``); deleted once it is stored."""
+    return Path(store) / "checkpoints" / f"{spec.run_id}.pt"
+
+
+def _child(conn, spec: RunSpec, store: str):
     """Runs in the child process: solve, report 'solved', evaluate, report the result."""
     import torch
     from .evaluate import evaluate
@@ -147,7 +156,7 @@ def _child(conn, spec: RunSpec):
         name, params = parse_target(spec.solver)
         problem = make(spec.problem)
         solver = make_solver(name, device=spec.device, **params)
-        clock = Clock(spec.budget)
+        clock = Clock(spec.budget, Checkpoint(checkpoint_path(store, spec)))
         log = Log(clock)
         outcome = solver.solve(problem, clock, spec.seed, log)
         solve_s = clock.elapsed
@@ -189,7 +198,7 @@ def execute(spec: RunSpec, store: str) -> dict:
     load_all()
     ctx = _context()
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, spec), daemon=False)
+    proc = ctx.Process(target=_child, args=(child, spec, store), daemon=False)
     started = time.monotonic()
     proc.start()
     child.close()
@@ -233,6 +242,8 @@ def execute(spec: RunSpec, store: str) -> dict:
                        "solve_seconds": solve_s})
     path = write_run(store, record, table)
     record["path"] = str(path)
+    if status == "ok":
+        checkpoint_path(store, spec).unlink(missing_ok=True)
     return record
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from .problem import Problem
@@ -31,13 +32,50 @@ class Budget:
         return ",".join(parts) or "unbounded"
 
 
-class Clock:
-    """What a solver sees of its budget while it runs: steps used and the wall deadline."""
+class Checkpoint:
+    """A run's resumable state, in one file. The runner gives each run one (in its store, named
+    by the run id) and deletes it once the run is stored; a solver that trains for long saves
+    at safe points (``save``) and, started again on the same run after an interruption (a
+    killed job, a timeout, Ctrl-C), ``load``s it and goes on. The steps and seconds spent
+    before the interruption stay spent: ``load`` sets them on the clock.
 
-    def __init__(self, budget: Budget):
+    The state is a dict of tensors, numbers, strings, lists and dicts (loaded with
+    ``weights_only=True``); numpy arrays go in as lists or tensors."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def save(self, clock: "Clock", state: dict) -> None:
+        import torch
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        torch.save({"steps": clock.steps, "elapsed": clock.elapsed, "state": state}, tmp)
+        tmp.replace(self.path)  # atomic: an interruption leaves the previous checkpoint whole
+
+    def load(self, clock: "Clock") -> dict | None:
+        """The saved state (None when there is none), with the clock set to the steps and
+        seconds used when it was saved."""
+        import torch
+        if not self.path.exists():
+            return None
+        saved = torch.load(self.path, weights_only=True)
+        clock.steps = int(saved["steps"])
+        clock.start = time.monotonic() - float(saved["elapsed"])
+        return saved["state"]
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class Clock:
+    """What a solver sees of its budget while it runs: steps used and the wall deadline; and
+    where to checkpoint the run, when the runner gives it a place (``checkpoint``, else None)."""
+
+    def __init__(self, budget: Budget, checkpoint: Checkpoint | None = None):
         self.budget = budget
         self.start = time.monotonic()
         self.steps = 0
+        self.checkpoint = checkpoint
 
     def add(self, steps: int) -> None:
         self.steps += int(steps)

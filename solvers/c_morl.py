@@ -25,6 +25,10 @@ optimisation that extends the front from its sparsest points.
    The remaining budget is split evenly over ``rounds`` rounds of selection and extension, and
    within a round over the (policy, objective) pairs.
 
+Resumable: after every trained policy (an initialisation weight, an extension pair) the run's
+progress is checkpointed (``Resumable``); a run started again after an interruption goes on
+from there and, under a step budget, ends as the uninterrupted run would have.
+
 All returns are handled as maximised (objectives declared ``min`` enter negated) and, for
 evaluation, discounted as the problem scores them (undiscounted unless its test scenarios set a
 discount); PPO itself discounts with ``gamma``, or with the problem's discount where it has one. Environment steps spent in
@@ -323,10 +327,55 @@ class MOTask:
         return [Policy(a, self.low, self.high) for a in agents]
 
 
+class Resumable:
+    """Checkpointing for the PPO-based MORL solvers (``Clock.checkpoint``): at safe points
+    (between two trained policies) ``save`` writes the solver's progress with the torch random
+    state and the log's points; ``load`` gives them back, so that a resumed run continues as
+    the uninterrupted run would have (same seeds; with a step budget, the same result; a
+    seconds budget counts the time spent before the interruption). Agents are kept as state
+    dicts."""
+
+    def __init__(self, task: MOTask, hidden: int, budget, log):
+        self.task, self.hidden, self.budget, self.log = task, hidden, budget, log
+
+    def agents(self, states) -> list:
+        out = []
+        with torch.random.fork_rng(devices=[]):  # building them must not move the restored random state
+            for sd in states:
+                agent = self.task.new_agent(self.hidden)
+                agent.load_state_dict(sd)
+                out.append(agent)
+        return out
+
+    def save(self, **progress) -> None:
+        if self.budget.checkpoint is not None:
+            self.budget.checkpoint.save(self.budget, {"progress": progress, "rng": torch.get_rng_state(),
+                                                      "log": list(getattr(self.log, "points", []))})
+
+    def load(self) -> dict | None:
+        """The saved progress (None when starting afresh); restores the random state and the log."""
+        state = None if self.budget.checkpoint is None else self.budget.checkpoint.load(self.budget)
+        if state is None:
+            return None
+        torch.set_rng_state(state["rng"])
+        if hasattr(self.log, "points"):
+            self.log.points[:] = state["log"]
+        return state["progress"]
+
+    @staticmethod
+    def archive_state(archive: "Archive") -> dict:
+        return {"J": archive.J.tolist(), "policies": [a.state_dict() for a in archive.policies]}
+
+    def restore_archive(self, archive: "Archive", saved: dict) -> None:
+        if saved["policies"]:
+            archive.J, archive.policies = np.asarray(saved["J"], float), self.agents(saved["policies"])
+
+
 class CMORL(Solver):
     # 2: evaluation steps reserved within the step budget; the problem's discount used.
     # 3: weighted PPO standardises the scalarised advantage w . A (it standardised each
     #    objective's advantage first, which rescaled the weights by 1 / std_j)
+    # (checkpointing, added later, changes no result: the version stays)
     version = 3
     defaults = DEFAULTS
     default_budget = Budget(steps=300_000, seconds=1800)
@@ -359,10 +408,25 @@ class CMORL(Solver):
             return lambda: (budget.steps - steps0 + per_iter > fraction * left_steps or budget.elapsed >= t_end
                             or budget.steps_left < per_iter + eval_cost)
 
+        # a run resumed from its checkpoint skips the units (one trained policy each) it saved
+        ck = Resumable(task, cfg["hidden"], budget, log)
+        saved = ck.load() or {}
+        if saved:
+            ck.restore_archive(archive, saved["archive"])
+        done_init, r0, q0 = saved.get("init", 0), saved.get("round", 0), saved.get("pair", 0)
+        init_left = saved.get("init_left", cfg["init_fraction"])
+        saved_starts = saved.get("starts")
+
+        def checkpoint(init, rnd, pair, starts):
+            ck.save(init=init, round=rnd, pair=pair, init_left=init_left, archive=ck.archive_state(archive),
+                    starts=None if starts is None else {"agents": [a.state_dict() for a, _ in starts],
+                                                        "J": [J.tolist() for _, J in starts]})
+
         # 1. Pareto initialisation: init_fraction of the budget, evenly over the weights
         weights = weight_grid(m, cfg["n_init"], seed)
-        init_left = cfg["init_fraction"]
         for k, w in enumerate(weights):
+            if k < done_init:
+                continue
             done = share(init_left / (len(weights) - k))
             init_left -= init_left / (len(weights) - k)
             agent = task.new_agent(cfg["hidden"])
@@ -370,12 +434,18 @@ class CMORL(Solver):
             while not done():
                 budget.add(ppo.iterate(("weights", w)))
             add(agent, 0)
+            checkpoint(k + 1, 0, 0, None)
         # 2.-4. selection and constrained extension, the rest of the budget split evenly
-        for r in range(cfg["rounds"]):
-            chosen = archive.select(cfg["n_select"])
-            starts = [(copy.deepcopy(archive.policies[i]), archive.J[i].copy()) for i in chosen]
+        for r in range(r0, cfg["rounds"]):
+            if r == r0 and saved_starts is not None:  # resumed within this round
+                starts = list(zip(ck.agents(saved_starts["agents"]), np.asarray(saved_starts["J"], float)))
+            else:
+                chosen = archive.select(cfg["n_select"])
+                starts = [(copy.deepcopy(archive.policies[i]), archive.J[i].copy()) for i in chosen]
             pairs = [(s, i) for s in range(len(starts)) for i in range(m)]
             for q, (s, i) in enumerate(pairs):
+                if r == r0 and q < q0:
+                    continue
                 done = share(1.0 / ((cfg["rounds"] - r - 1) * len(pairs) + len(pairs) - q))
                 start, J0 = starts[s]
                 agent = copy.deepcopy(start)
@@ -385,6 +455,7 @@ class CMORL(Solver):
                 while not done():
                     budget.add(ppo.iterate(("constrained", i, J - threshold, scale)))
                     J = add(agent, r + 1)  # the evaluated J of the new iterate: the next slack
+                checkpoint(len(weights), r, q + 1, starts)
         return Outcome(policies=task.answer(archive.policies),
                        info={"archive": archive.J.tolist(), "weights": weights.tolist()})
 

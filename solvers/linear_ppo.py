@@ -7,7 +7,8 @@ PPO agent is trained on the problem's Gymnasium view with the reward w . r (MO-G
 equal share of the step and time budget, discounting by ``gamma`` (by the problem's own discount
 where its test scenarios set one). The answer is the set of their deterministic policies.
 Linear scalarisation can only reach the convex hull of the front, which is the point of having
-it as a baseline (C-MORL's comparison).
+it as a baseline (C-MORL's comparison). Resumable: each trained policy is checkpointed
+(``Clock.checkpoint``); a run started again after an interruption trains the remaining weights.
 """
 from __future__ import annotations
 
@@ -87,22 +88,40 @@ class LinearPPO(Solver):
 
         # a problem that scores discounted returns sets the discount: train for what is scored
         gamma = problem.spec.scenarios.discount if problem.spec.scenarios.discount < 1.0 else self.gamma
-        for k, w in enumerate(weights):
-            if clock.seconds_left <= 0:
-                break
+
+        def model_for(k, w):
             venv = make_vec_env(lambda: mog.wrappers.LinearReward(problem.env(), weight=(w * sign).astype(np.float32)),
                                 n_envs=self.n_envs, seed=(seed * 1000 + k) % 2**32)
             n_steps = max(8, min(self.n_steps, per // self.n_envs))
-            model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(self.batch_size, n_steps * self.n_envs),
-                        learning_rate=self.lr, gamma=gamma, ent_coef=self.ent_coef,
-                        policy_kwargs={"net_arch": [self.hidden, self.hidden]}, seed=(seed * 1000 + k) % 2**32,
-                        device=self.device, verbose=0)
+            return PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(self.batch_size, n_steps * self.n_envs),
+                       learning_rate=self.lr, gamma=gamma, ent_coef=self.ent_coef,
+                       policy_kwargs={"net_arch": [self.hidden, self.hidden]}, seed=(seed * 1000 + k) % 2**32,
+                       device=self.device, verbose=0)
+
+        # resumable: the policies trained before an interruption come back from the checkpoint
+        saved = clock.checkpoint.load(clock) if clock.checkpoint is not None else None
+        trained = [] if saved is None else saved["policies"]  # policy state dicts, one per weight done
+        for k, sd in enumerate(trained):
+            model = model_for(k, weights[k])
+            model.policy.load_state_dict(sd)
+            policies.append(SB3Policy(model))
+        if saved is not None and hasattr(log, "points"):
+            log.points[:] = saved["log"]
+        for k, w in enumerate(weights):
+            if k < len(trained):
+                continue
+            if clock.seconds_left <= 0:
+                break
+            model = model_for(k, w)
             # leave the remaining weights their share of the time
             reserve = clock.seconds_left * (len(weights) - k - 1) / (len(weights) - k)
             model.learn(total_timesteps=per, callback=Deadline(reserve))
             clock.add(int(model.num_timesteps))
             policies.append(SB3Policy(model))
             log(clock.steps, float(k + 1))
+            if clock.checkpoint is not None:
+                clock.checkpoint.save(clock, {"policies": [p.policy.state_dict() for p in policies],
+                                              "log": list(getattr(log, "points", []))})
         return Outcome(policies=policies, info={"weights": weights[:len(policies)].tolist()})
 
 

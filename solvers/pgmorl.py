@@ -17,6 +17,8 @@
    objectives, the nearest of a spread of directions above) and each keeps its
    ``buffer_size`` policies farthest from the population's lower corner (the paper's
    performance buffers).
+Resumable: after every trained policy the run's progress is checkpointed (c-morl's
+``Resumable``); a run started again after an interruption goes on from there.
 The answer: the archive's policies (deterministic). Every environment step counts, the
 evaluations included; the HV uses the problem's declared reference point (or the lower corner
 of what has been seen less 1 when it declares none).
@@ -37,7 +39,7 @@ import torch
 from ..metrics import hypervolume, sparsity
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
-from .c_morl import PPO, Archive, MOTask
+from .c_morl import PPO, Archive, MOTask, Resumable
 from .linear_ppo import LinearPPO, weight_grid
 
 DEFAULTS = {
@@ -179,29 +181,57 @@ class PGMORL(Solver):
             pop.add(F1, agent)
             log(budget.steps, float(len(archive.policies)), stage=stage)
 
+        # a run resumed from its checkpoint skips the tasks (one trained policy each) it saved
+        ck = Resumable(task, cfg["hidden"], budget, log)
+        saved = ck.load() or {}
+        if saved:
+            ck.restore_archive(archive, saved["archive"])
+            pop.F, pop.agents = np.asarray(saved["pop_F"], float).reshape(-1, m), ck.agents(saved["pop_agents"])
+            history[:] = [np.asarray(h, float).reshape(-1, m) for h in saved["history"]]
+        warm_done, gen, q0, saved_starts = saved.get("warm", 0), saved.get("gen", 0), saved.get("task", 0), saved.get("starts")
+        warm_steps = saved.get("warm_steps", budget.steps + cfg["warmup_fraction"] * budget.steps_left)
+
+        def checkpoint(warm, done_tasks, starts):
+            ck.save(warm=warm, gen=gen, task=done_tasks, warm_steps=warm_steps, archive=ck.archive_state(archive),
+                    pop_F=pop.F.tolist(), pop_agents=[a.state_dict() for a in pop.agents],
+                    history=[h.tolist() for h in history],
+                    starts=None if starts is None else {"agents": [a.state_dict() for a, _, _ in starts],
+                                                        "F0": [F0.tolist() for _, F0, _ in starts],
+                                                        "w": [w.tolist() for _, _, w in starts]})
+
         # 1. warm-up: n_tasks fresh policies, one per weight
         weights = weight_grid(m, cfg["n_tasks"], seed)
-        warm_steps = budget.steps + cfg["warmup_fraction"] * budget.steps_left
         for k, w in enumerate(weights):
+            if k < warm_done:
+                continue
             agent = task.new_agent(cfg["hidden"])
             F0 = evaluate(agent)
             share = budget.steps + (warm_steps - budget.steps) / (len(weights) - k)
             train(agent, w, 10**9, 1000 * seed + 10 * k, share)
             record(w, F0, agent, 0)
+            checkpoint(k + 1, 0, None)
         # 2.-4. generations of predicted-best tasks until the budget is spent
         candidates = weight_grid(m, cfg["n_candidates"], seed + 1)
-        gen = 0
-        while budget.steps_left >= per_iter + 2 * eval_cost and budget.seconds_left > 0:
-            gen += 1
-            r = ref if ref is not None else np.minimum(archive.J.min(0), pop.F.min(0)) - 1.0
-            tasks = select_tasks(pop.F, history, candidates, archive.J, cfg["n_tasks"], r,
-                                 cfg["sparsity_weight"], cfg["kernel_width"])
-            starts = [(copy.deepcopy(pop.agents[i]), pop.F[i].copy(), candidates[k]) for i, k in tasks]
+        while saved_starts is not None or (budget.steps_left >= per_iter + 2 * eval_cost and budget.seconds_left > 0):
+            if saved_starts is not None:  # resumed within generation ``gen``
+                starts = list(zip(ck.agents(saved_starts["agents"]), np.asarray(saved_starts["F0"], float),
+                                  np.asarray(saved_starts["w"], float)))
+                first, saved_starts = q0, None
+            else:
+                gen += 1
+                r = ref if ref is not None else np.minimum(archive.J.min(0), pop.F.min(0)) - 1.0
+                tasks = select_tasks(pop.F, history, candidates, archive.J, cfg["n_tasks"], r,
+                                     cfg["sparsity_weight"], cfg["kernel_width"])
+                starts = [(copy.deepcopy(pop.agents[i]), pop.F[i].copy(), candidates[k]) for i, k in tasks]
+                first = 0
             for q, (agent, F0, w) in enumerate(starts):
+                if q < first:
+                    continue
                 if budget.steps_left < per_iter + eval_cost or budget.seconds_left <= 0:
                     break
                 train(agent, w, cfg["task_iterations"], 7919 * gen + 101 * q, math.inf)
                 record(w, F0, agent, gen)
+                checkpoint(len(weights), q + 1, starts)
         return Outcome(policies=task.answer(archive.policies),
                        info={"archive": archive.J.tolist(), "generations": gen})
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import mobench
+from mobench.solver import Budget, Checkpoint, Clock, Log
 from mobench.solvers.c_morl import Archive, barrier, crowding, ipo_loss, nondominated
 
 torch.set_num_threads(1)
@@ -97,3 +98,70 @@ def test_solver_contract(target):
     from mobench.check import check_solver
     rep = check_solver("c-morl:n_init=2,rounds=1,n_select=1,n_steps=32", target, seconds=20)
     assert rep.ok, "\n".join(rep.lines)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _StopAfter(Checkpoint):
+    """A checkpoint that interrupts the run after its n-th save (as a killed job would)."""
+
+    def __init__(self, path, n):
+        super().__init__(path)
+        self.n = n
+
+    def save(self, clock, state):
+        super().save(clock, state)
+        self.n -= 1
+        if self.n == 0:
+            raise _Interrupted
+
+
+MORL_BUDGET = Budget(steps=8_000, seconds=600)
+
+
+def _solve(solver, checkpoint):
+    problem = mobench.make("mogym/deep-sea-treasure-v0")
+    clock = Clock(MORL_BUDGET, checkpoint)
+    log = Log(clock)
+    out = mobench.make_solver(solver).solve(problem, clock, 0, log)
+    return out, clock, [(p["steps"], p["estimate"]) for p in log.points]
+
+
+@pytest.mark.parametrize("solver,saves", [("c-morl:n_init=3,rounds=1,n_select=2,n_steps=64", 2),   # within the initialisation
+                                          ("c-morl:n_init=3,rounds=1,n_select=2,n_steps=64", 5),   # within the extension round
+                                          ("pgmorl:n_tasks=3,task_iterations=2,n_steps=64", 5),  # within a generation
+                                          ("linear-ppo:n_weights=3,n_steps=64", 2)])
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, solver, saves):
+    ref, ref_clock, ref_curve = _solve(solver, None)
+    with pytest.raises(_Interrupted):
+        _solve(solver, _StopAfter(tmp_path / "ck.pt", saves))
+    out, clock, curve = _solve(solver, Checkpoint(tmp_path / "ck.pt"))
+    assert out.info.get("archive") == ref.info.get("archive") and len(out.policies) == len(ref.policies)
+    assert clock.steps == ref_clock.steps and curve == ref_curve
+    obs = torch.as_tensor([[r, c] for r in range(11) for c in range(10)], dtype=torch.float32)  # every cell
+    for p, q in zip(out.policies, ref.policies):  # the same policies
+        assert torch.equal(torch.as_tensor(p(obs)), torch.as_tensor(q(obs)))
+
+
+def test_runner_resumes_from_the_checkpoint_then_removes_it(tmp_path):
+    from mobench.runner import checkpoint_path, plan, run
+    solver = "c-morl:n_init=3,rounds=1,n_select=2,n_steps=64"
+    spec = plan(["mogym/deep-sea-treasure-v0"], [solver], 1, budget_steps=MORL_BUDGET.steps,
+                budget_seconds=MORL_BUDGET.seconds)[0]
+    ck = checkpoint_path(tmp_path, spec)
+    with pytest.raises(_Interrupted):  # an earlier attempt at the same run, stopped after 2 policies
+        mobench.make_solver(solver).solve(mobench.make(spec.problem), Clock(MORL_BUDGET, _StopAfter(ck, 2)),
+                                          spec.seed, Log())
+    assert ck.exists()
+    rec = run([spec], tmp_path, progress=False)[0]
+    assert rec["status"] == "ok" and not ck.exists()
+    # the stored run is the uninterrupted one: the same curve, the two policies trained before
+    # the interruption included, and the same steps
+    problem = mobench.make(spec.problem)
+    clock = Clock(MORL_BUDGET)
+    log = Log(clock)
+    mobench.make_solver(solver).solve(problem, clock, spec.seed, log)
+    assert [(p["steps"], p["estimate"]) for p in rec["curve"]] == [(p["steps"], p["estimate"]) for p in log.points]
+    assert rec["steps_used"] == clock.steps
