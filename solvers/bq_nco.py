@@ -18,7 +18,9 @@ own coordinates.
 
 Departures from the paper, for CPU/short-GPU budgets: 6 layers (the paper: 9), tours by LKH
 with one run instead of Concorde, about 22,000 training instances (the paper: 1M) multiplied
-by the symmetries, minutes instead of days of training; no k-nearest-neighbour restriction yet.
+by the symmetries, minutes instead of days of training. ``knn`` > 0 restricts every
+sub-problem to the ``knn`` unvisited nodes nearest to the current node (the paper's heuristic for
+large instances; off by default), coordinates kept as they are.
 
 Checkpoints: ``checkpoint="shipped"`` (default) loads ``solvers/data/bq-nco-tsp.pt`` (trained
 at N = 100; ``solvers/data/README.md`` has the command and its cost); a path loads that file (an
@@ -50,6 +52,7 @@ DEFAULTS = {
     "train_n": 50,           # nodes of the generated training instances
     "train_instances": 2000,  # instances with LKH tours in the training pool
     "beam": 1,               # 1: greedy
+    "knn": 0,                # > 0: sub-problems restricted to the knn nodes nearest the current one
     "train_fraction": 0.8,
     "checkpoint": "shipped",  # "shipped" | "none" | a path
 }
@@ -168,10 +171,12 @@ def _lkh(c):
 
 
 @torch.no_grad()
-def decode(model, coords: torch.Tensor, beam: int = 1) -> torch.Tensor:
+def decode(model, coords: torch.Tensor, beam: int = 1, knn: int = 0) -> torch.Tensor:
     """Tours [B, N] from node 0, re-encoding the remaining sub-problem at every step; beam
     search keeps the ``beam`` most probable partial tours per instance and returns the shortest
-    of the complete ones (greedy for 1)."""
+    of the complete ones (greedy for 1). ``knn`` > 0: the sub-problem holds only the ``knn``
+    unvisited nodes nearest to the current one (with the origin and the destination), so the
+    model sees sub-problems of about its training size and a step costs O(knn^2), not O(N^2)."""
     B, N, _ = coords.shape
     dev = coords.device
     W = max(1, min(beam, N - 1))
@@ -186,6 +191,9 @@ def decode(model, coords: torch.Tensor, beam: int = 1) -> torch.Tensor:
     for step in range(1, N):
         cur = tours[:, -1]
         rest = torch.argsort(visited.float(), dim=1, stable=True)[:, :N - step]  # unvisited node ids
+        if 0 < knn < rest.shape[1]:  # the knn unvisited nodes nearest to the current node
+            d = (torch.gather(xy, 1, rest[..., None].expand(-1, -1, 2)) - xy[ar, cur][:, None]).norm(dim=-1)
+            rest = torch.gather(rest, 1, d.topk(knn, dim=1, largest=False).indices)
         sub = torch.cat([xy[ar, cur][:, None], xy[:, :1],
                          torch.gather(xy, 1, rest[..., None].expand(-1, -1, 2))], 1)
         logp = torch.log_softmax(model(sub.float()), dim=1)  # [B*W, N - step]
@@ -264,7 +272,7 @@ class BQNCO(Solver):
         lo = coords.amin(1, keepdim=True)  # TSPLIB coordinates: to the unit square, aspect kept
         scale = (coords.amax(1, keepdim=True) - lo).amax(2, keepdim=True).clamp_min(1e-9)
         unit = torch.where(scale > 1.0, (coords - lo) / scale, coords)  # generated instances as they are
-        tours = torch.cat([decode(model, chunk, self.beam) for chunk in unit.split(256)])
+        tours = torch.cat([decode(model, chunk, self.beam, self.knn) for chunk in unit.split(256)])
         return Outcome(solutions=list(tours.numpy()), info={"policy": policy})
 
     def _solve_knapsack(self, problem, budget, seed, log):

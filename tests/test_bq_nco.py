@@ -64,6 +64,27 @@ def test_shipped_checkpoint_gap():
     assert evaluate(problem, out.solutions).summary["gap_pct"] < 4.0
 
 
+def test_knn_restriction_picks_among_the_nearest_and_is_off_above_n():
+    """With knn >= N - 1 decoding is unchanged; with knn = 4 every greedy step goes to one of
+    the 4 unvisited nodes nearest to the current node, and the tours are permutations."""
+    from mobench.solvers.bq_nco import SHIPPED, load_model
+    torch.manual_seed(0)
+    model, _ = load_model(SHIPPED)
+    coords = torch.rand(6, 30, 2)
+    with torch.no_grad():
+        plain, wide = decode(model, coords), decode(model, coords, knn=29)
+        np.testing.assert_array_equal(decode(model, coords, beam=4), decode(model, coords, beam=4, knn=40))
+        near = decode(model, coords, knn=4)
+    np.testing.assert_array_equal(plain, wide)
+    for xy, tour in zip(coords.numpy(), near.numpy()):
+        assert sorted(tour) == list(range(30)) and tour[0] == 0
+        for s in range(1, 29):
+            left = tour[s:]  # unvisited before step s
+            d = np.linalg.norm(xy[left] - xy[tour[s - 1]], axis=1)
+            assert d[0] <= np.sort(d)[min(3, len(d) - 1)] + 1e-6  # the chosen node is among the 4 nearest
+    assert (near != plain).any()  # the restriction changes some tours
+
+
 def test_dihedral_symmetries_keep_tour_lengths():
     from mobench.solvers.bq_nco import dihedral
     coords = torch.rand(8, 12, 2, dtype=torch.float64)
