@@ -53,7 +53,8 @@ def main():
     # bound on the solver's own environment steps per second
     board["steps_per_s"] = a.steps / board.wall_s
     for c in ("hv", "eum"):
-        board[f"{c} lo"], board[f"{c} hi"] = zip(*board[f"{c} ci95"])
+        ci = [v if isinstance(v, (tuple, list)) else (float("nan"), float("nan")) for v in board[f"{c} ci95"]]
+        board[f"{c} lo"], board[f"{c} hi"] = zip(*ci)  # no interval (one seed, a failed metric): NaN
     cols = [c for c in ("hv", "hv lo", "hv hi", "hv_share_pct", "eum", "eum lo", "eum hi", "sparsity", "cardinality", "igd",
                         "n_seeds", "wall_s", "steps_per_s") if c in board]
     pd.set_option("display.width", 220)
