@@ -37,19 +37,22 @@ class Checkpoint:
     by the run id) and deletes it once the run is stored; a solver that trains for long saves
     at safe points (``save``) and, started again on the same run after an interruption (a
     killed job, a timeout, Ctrl-C), ``load``s it and goes on. The steps and seconds spent
-    before the interruption stay spent: ``load`` sets them on the clock.
+    before the interruption stay spent: ``load`` sets them on the clock; the anytime points
+    logged before it come back too (the ``Log`` made on the clock registers itself here).
 
     The state is a dict of tensors, numbers, strings, lists and dicts (loaded with
     ``weights_only=True``); numpy arrays go in as lists or tensors."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.log: Log | None = None
 
     def save(self, clock: "Clock", state: dict) -> None:
         import torch
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        torch.save({"steps": clock.steps, "elapsed": clock.elapsed, "state": state}, tmp)
+        points = [] if self.log is None else list(self.log.points)
+        torch.save({"steps": clock.steps, "elapsed": clock.elapsed, "log": points, "state": state}, tmp)
         tmp.replace(self.path)  # atomic: an interruption leaves the previous checkpoint whole
 
     def load(self, clock: "Clock") -> dict | None:
@@ -61,10 +64,9 @@ class Checkpoint:
         saved = torch.load(self.path, weights_only=True)
         clock.steps = int(saved["steps"])
         clock.start = time.monotonic() - float(saved["elapsed"])
+        if self.log is not None:
+            self.log.points[:] = saved["log"]
         return saved["state"]
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
 
 
 class Clock:
@@ -102,6 +104,8 @@ class Log:
     def __init__(self, clock: Clock | None = None):
         self.clock = clock
         self.points: list[dict] = []
+        if clock is not None and clock.checkpoint is not None:
+            clock.checkpoint.log = self  # a resumed run keeps the points logged before
 
     def __call__(self, steps: int, estimate: float, **extra) -> None:
         seconds = self.clock.elapsed if self.clock is not None else float("nan")

@@ -330,13 +330,13 @@ class MOTask:
 class Resumable:
     """Checkpointing for the PPO-based MORL solvers (``Clock.checkpoint``): at safe points
     (between two trained policies) ``save`` writes the solver's progress with the torch random
-    state and the log's points; ``load`` gives them back, so that a resumed run continues as
+    state; ``load`` gives them back, so that a resumed run continues as
     the uninterrupted run would have (same seeds; with a step budget, the same result; a
     seconds budget counts the time spent before the interruption). Agents are kept as state
     dicts."""
 
-    def __init__(self, task: MOTask, hidden: int, budget, log):
-        self.task, self.hidden, self.budget, self.log = task, hidden, budget, log
+    def __init__(self, task: MOTask, hidden: int, budget):
+        self.task, self.hidden, self.budget = task, hidden, budget
 
     def agents(self, states) -> list:
         out = []
@@ -349,17 +349,14 @@ class Resumable:
 
     def save(self, **progress) -> None:
         if self.budget.checkpoint is not None:
-            self.budget.checkpoint.save(self.budget, {"progress": progress, "rng": torch.get_rng_state(),
-                                                      "log": list(getattr(self.log, "points", []))})
+            self.budget.checkpoint.save(self.budget, {"progress": progress, "rng": torch.get_rng_state()})
 
     def load(self) -> dict | None:
-        """The saved progress (None when starting afresh); restores the random state and the log."""
+        """The saved progress (None when starting afresh); restores the random state."""
         state = None if self.budget.checkpoint is None else self.budget.checkpoint.load(self.budget)
         if state is None:
             return None
         torch.set_rng_state(state["rng"])
-        if hasattr(self.log, "points"):
-            self.log.points[:] = state["log"]
         return state["progress"]
 
     @staticmethod
@@ -409,7 +406,7 @@ class CMORL(Solver):
                             or budget.steps_left < per_iter + eval_cost)
 
         # a run resumed from its checkpoint skips the units (one trained policy each) it saved
-        ck = Resumable(task, cfg["hidden"], budget, log)
+        ck = Resumable(task, cfg["hidden"], budget)
         saved = ck.load() or {}
         if saved:
             ck.restore_archive(archive, saved["archive"])

@@ -105,8 +105,6 @@ class LinearPPO(Solver):
             model = model_for(k, weights[k])
             model.policy.load_state_dict(sd)
             policies.append(SB3Policy(model))
-        if saved is not None and hasattr(log, "points"):
-            log.points[:] = saved["log"]
         for k, w in enumerate(weights):
             if k < len(trained):
                 continue
@@ -120,8 +118,7 @@ class LinearPPO(Solver):
             policies.append(SB3Policy(model))
             log(clock.steps, float(k + 1))
             if clock.checkpoint is not None:
-                clock.checkpoint.save(clock, {"policies": [p.policy.state_dict() for p in policies],
-                                              "log": list(getattr(log, "points", []))})
+                clock.checkpoint.save(clock, {"policies": [p.policy.state_dict() for p in policies]})
         return Outcome(policies=policies, info={"weights": weights[:len(policies)].tolist()})
 
 

@@ -182,7 +182,7 @@ class PGMORL(Solver):
             log(budget.steps, float(len(archive.policies)), stage=stage)
 
         # a run resumed from its checkpoint skips the tasks (one trained policy each) it saved
-        ck = Resumable(task, cfg["hidden"], budget, log)
+        ck = Resumable(task, cfg["hidden"], budget)
         saved = ck.load() or {}
         if saved:
             ck.restore_archive(archive, saved["archive"])

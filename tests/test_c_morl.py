@@ -151,9 +151,9 @@ def test_runner_resumes_from_the_checkpoint_then_removes_it(tmp_path):
     spec = plan(["mogym/deep-sea-treasure-v0"], [solver], 1, budget_steps=MORL_BUDGET.steps,
                 budget_seconds=MORL_BUDGET.seconds)[0]
     ck = checkpoint_path(tmp_path, spec)
+    clock = Clock(MORL_BUDGET, _StopAfter(ck, 2))
     with pytest.raises(_Interrupted):  # an earlier attempt at the same run, stopped after 2 policies
-        mobench.make_solver(solver).solve(mobench.make(spec.problem), Clock(MORL_BUDGET, _StopAfter(ck, 2)),
-                                          spec.seed, Log())
+        mobench.make_solver(solver).solve(mobench.make(spec.problem), clock, spec.seed, Log(clock))
     assert ck.exists()
     rec = run([spec], tmp_path, progress=False)[0]
     assert rec["status"] == "ok" and not ck.exists()
