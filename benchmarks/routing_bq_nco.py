@@ -7,7 +7,8 @@ core); through the runner, read back from the store.
 
     python benchmarks/routing_bq_nco.py [--sizes 20,50,100,200] [--beam-counts 20:128,50:128,100:32,200:16]
         [--beam-seconds 3600] [--tsplib eil51,berlin52,kroA100,ch150] [--knapsack-counts 100:128,200:0,500:32]
-        [--knapsack-seconds 3600]
+        [--knapsack-seconds 3600] [--cvrp-counts 20:128,50:128,100:128,200:32]
+        [--cvrp-beam-counts 20:128,50:128,100:32]
         [--store results/bench-routing] [--jobs 1]
 
 Greedy decoding and the baselines run on the full test sets (1,000 instances for N <= 100, 128
@@ -16,7 +17,9 @@ above); beam search (width 16) and greedy again on the first instances of each, 
 seeded stream), with a budget of --beam-seconds: re-encoding 16 sub-problems per instance at
 every step costs 16 times the greedy pass, about 25 CPU-minutes for 32 instances at N = 100. Gaps are to LKH-3 (`best-known`) on generated instances and to the proved
 optimum on TSPLIB (`optimal`); knapsack gaps to the exact optimum (dynamic programming,
-`optimal`). The paper's Table 1 is not in results/published/ (see the issue
+`optimal`). CVRP: the shipped CVRP model (trained at N = 50) against Clarke-Wright savings on
+the first instances of each test set (--cvrp-counts; same budget as knapsack), greedy and, on
+--cvrp-beam-counts, beam-16; gaps to PyVRP's hybrid genetic search (`best-known`). The paper's Table 1 is not in results/published/ (see the issue
 note). Already-stored runs are reused.
 """
 from __future__ import annotations
@@ -32,6 +35,12 @@ from mobench.runner import plan, run
 BASELINES = ["nearest-neighbour", "farthest-insertion", "cheapest-insertion", "two-opt"]
 
 
+def test_sets(problem: str, counts: str) -> list[str]:
+    """"100:128,200:0" -> the problem's targets of those sizes (count 0: the full test set)."""
+    return [f"routing/{problem}-v0:N={n}" + (f",count={c}" if int(c) else "")
+            for n, c in (item.split(":") for item in counts.split(",") if item)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="20,50,100,200")
@@ -42,6 +51,10 @@ def main():
                     help="N:count (0: the full test set) of the knapsack sets")
     ap.add_argument("--knapsack-seconds", type=float, default=3600.0,
                     help="budget per knapsack run (greedy decoding of 128 instances at N = 500 is long on one core)")
+    ap.add_argument("--cvrp-counts", default="20:128,50:128,100:128,200:32",
+                    help="N:count (0: the full test set) of the CVRP sets (PyVRP's reference costs 1-4 s per instance)")
+    ap.add_argument("--cvrp-beam-counts", default="20:128,50:128,100:32",
+                    help="N:count of the CVRP sets decoded by beam search (width 16) too")
     ap.add_argument("--store", default="results/bench-routing")
     ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
@@ -53,20 +66,26 @@ def main():
     specs = plan(full + tsplib, ["bq-nco"] + BASELINES, 1)
     specs += plan(sorted(set(beam) - set(full)), ["bq-nco"], 1)
     specs += plan(beam + tsplib, ["bq-nco:beam=16"], 1, budget_seconds=a.beam_seconds)
-    knapsack = [f"routing/knapsack-v0:N={n}" + (f",count={c}" if int(c) else "")
-                for n, c in (item.split(":") for item in a.knapsack_counts.split(",") if item)]
+    knapsack = test_sets("knapsack", a.knapsack_counts)
     specs += plan(knapsack, ["bq-nco", "greedy-ratio"], 1, budget_seconds=a.knapsack_seconds)
+    cvrp, cvrp_beam = test_sets("cvrp", a.cvrp_counts), test_sets("cvrp", a.cvrp_beam_counts)
+    specs += plan(cvrp, ["bq-nco", "clarke-wright"], 1, budget_seconds=a.knapsack_seconds)
+    specs += plan(sorted(set(cvrp_beam) - set(cvrp)), ["bq-nco", "clarke-wright"], 1, budget_seconds=a.knapsack_seconds)
+    specs += plan(cvrp_beam, ["bq-nco:beam=16"], 1, budget_seconds=a.beam_seconds)
     run(specs, a.store, jobs=a.jobs)
     board = leaderboard(a.store)
     wanted = {(s.problem, s.solver, _budget_text(s.budget.steps, s.budget.seconds)) for s in specs}
     board = board[[k in wanted for k in zip(board.problem, board.solver, board.budget)]].copy()
     label = {make(t).key: t.split(":", 1)[1] for t in full + beam + tsplib}  # key -> short name
     label.update({make(t).key: "knapsack " + t.split(":", 1)[1] for t in knapsack})
+    cvrp_sets = cvrp + sorted(set(cvrp_beam) - set(cvrp))
+    label.update({make(t).key: "cvrp " + t.split(":", 1)[1] for t in cvrp_sets})
     board["set"] = [label.get(p, p) for p in board.problem]
     pd.set_option("display.width", 200)
     for title, names in (("generated test sets", [t.split(":", 1)[1] for t in full + sorted(set(beam) - set(full))]),
                          ("TSPLIB", [t.split(":", 1)[1] for t in tsplib]),
-                         ("knapsack test sets", ["knapsack " + t.split(":", 1)[1] for t in knapsack])):
+                         ("knapsack test sets", ["knapsack " + t.split(":", 1)[1] for t in knapsack]),
+                         ("CVRP test sets", ["cvrp " + t.split(":", 1)[1] for t in cvrp_sets])):
         part = board[board.set.isin(names)]
         print(f"\nmean gap (%) on the {title}, store {a.store}")
         print(part.pivot_table(index="solver", columns="set", values="gap_pct", aggfunc="mean")

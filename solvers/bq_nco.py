@@ -1,6 +1,6 @@
 """`bq-nco` (Drakulic, Michel, Mai, Sors, Andreoli, NeurIPS 2023) for the TSP BQ-MDP
-(``problems/routing/tsp.py``; the knapsack model is in ``solvers/bq_nco_knapsack.py``, and
-this solver uses it on knapsack problems): at every step the remaining sub-problem (origin, destination,
+(``problems/routing/tsp.py``; the knapsack and CVRP models are in ``solvers/bq_nco_knapsack.py``
+and ``solvers/bq_nco_cvrp.py``, and this solver uses them on those problems): at every step the remaining sub-problem (origin, destination,
 unvisited nodes) is re-encoded from scratch by a transformer without positional encoding, and
 the next node is chosen among the unvisited ones.
 
@@ -235,11 +235,11 @@ def load_model(path, device="cpu") -> tuple[BQModel, dict]:
 class BQNCO(Solver):
     defaults = DEFAULTS
     default_budget = Budget(seconds=600)
-    description = ("BQ-NCO: transformer over the re-encoded sub-problem; imitation of LKH tours (TSP) "
-                   "or of optimal item sets (knapsack)")
+    description = ("BQ-NCO: transformer over the re-encoded sub-problem; imitation of LKH tours (TSP), "
+                   "PyVRP routes (CVRP) or optimal item sets (knapsack)")
 
     def supports(self, problem):
-        return None if {"tsp", "knapsack"} & set(problem.spec.tags) else "TSP and knapsack problems only"
+        return None if {"tsp", "knapsack", "cvrp"} & set(problem.spec.tags) else "TSP, CVRP and knapsack problems only"
 
     def checkpoint_path(self, shipped: Path = SHIPPED) -> Path | None:
         if self.checkpoint in ("", "none"):
@@ -253,6 +253,8 @@ class BQNCO(Solver):
         torch.manual_seed(seed)
         if "knapsack" in problem.spec.tags:
             return self._solve_knapsack(problem, budget, seed, log)
+        if "cvrp" in problem.spec.tags:
+            return self._solve_cvrp(problem, budget, seed, log)
         path = self.checkpoint_path()
         if path is not None:
             model, meta = load_model(path)
@@ -275,27 +277,50 @@ class BQNCO(Solver):
         tours = torch.cat([decode(model, chunk, self.beam, self.knn) for chunk in unit.split(256)])
         return Outcome(solutions=list(tours.numpy()), info={"policy": policy})
 
+    def _shipped_or_trained(self, module, budget, fit):
+        """-> (model in eval mode, where it comes from): ``module``'s shipped model (or the
+        ``checkpoint`` file), else ``fit(seconds)`` trained in the run on ``train_fraction`` of
+        the time left."""
+        path = self.checkpoint_path(module.SHIPPED)
+        if path is not None:
+            model, meta = module.load_model(path)
+            return model, _describe(path, meta)
+        return fit(budget.seconds_left * self.train_fraction).eval(), "trained in the run"
+
     def _solve_knapsack(self, problem, budget, seed, log):
         """The knapsack model (``solvers/bq_nco_knapsack.py``), greedy; with ``checkpoint=none``
         trained in the run on ``train_instances`` generated instances of the test set's size."""
         from . import bq_nco_knapsack as kp
         if self.beam != 1:
-            raise MobenchError("bq-nco: beam search is implemented for the TSP only; use beam=1 on knapsack")
-        path = self.checkpoint_path(kp.SHIPPED)
-        if path is not None:
-            model, meta = kp.load_model(path)
-            policy = _describe(path, meta)
-        else:
+            raise MobenchError("bq-nco: beam search is implemented for the TSP and the CVRP only; use beam=1 on knapsack")
+
+        def fit(seconds):
             cfg = {**{k: getattr(self, k) for k in DEFAULTS}}
-            model = kp.KPModel(**{k: cfg[k] for k in ARCH})
-            seconds = budget.seconds_left * self.train_fraction
-            t0 = time.monotonic()
+            model, t0 = kp.KPModel(**{k: cfg[k] for k in ARCH}), time.monotonic()
             w, v, s, cap = kp.training_pool(problem.instances()[0].n, self.train_instances, 20_000 + seed)
             kp.train(model, torch.as_tensor(w), torch.as_tensor(v, dtype=torch.float32), torch.as_tensor(s), cap,
                      seconds - (time.monotonic() - t0), cfg, seed, log=log)
-            model.eval()
-            policy = "trained in the run"
+            return model
+        model, policy = self._shipped_or_trained(kp, budget, fit)
         return Outcome(solutions=kp.solve_instances(model, problem.instances()), info={"policy": policy})
+
+    def _solve_cvrp(self, problem, budget, seed, log):
+        """The CVRP model (``solvers/bq_nco_cvrp.py``), greedy or beam search; with
+        ``checkpoint=none`` trained in the run on PyVRP routes of up to ``train_instances``
+        generated instances of ``train_n`` customers."""
+        from . import bq_nco_cvrp as cv
+        if self.knn != 0:
+            raise MobenchError("bq-nco: knn is implemented for the TSP only; use knn=0 on the CVRP")
+
+        def fit(seconds):
+            cfg = {**cv.DEFAULTS, **{k: getattr(self, k) for k in (*ARCH, "batch")}}
+            model, t0 = cv.CVRPModel(**{k: cfg[k] for k in ARCH}), time.monotonic()
+            z = cv.training_pool(self.train_n, self.train_instances, 30_000 + seed, 1, 0.5, seconds / 3)
+            cv.train(model, {k: torch.as_tensor(v) for k, v in z.items()}, seconds - (time.monotonic() - t0),
+                     cfg, seed, log=log)
+            return model
+        model, policy = self._shipped_or_trained(cv, budget, fit)
+        return Outcome(solutions=cv.solve_instances(model, problem.instances(), self.beam), info={"policy": policy})
 
 
 def _describe(path: Path, meta: dict) -> str:

@@ -165,3 +165,14 @@ def test_runner_resumes_from_the_checkpoint_then_removes_it(tmp_path):
     mobench.make_solver(solver).solve(problem, clock, spec.seed, log)
     assert [(p["steps"], p["estimate"]) for p in rec["curve"]] == [(p["steps"], p["estimate"]) for p in log.points]
     assert rec["steps_used"] == clock.steps
+
+
+def test_paper_task_options_name_registered_tasks_and_valid_c_morl_options():
+    from mobench.registry import format_target
+    from mobench.solvers.c_morl import PAPER_TASK_OPTIONS, paper_options
+    assert paper_options("mogym/deep-sea-treasure-v0") == {}  # not a task of the paper
+    assert paper_options("mogym/fruit-tree-v0") == {"init_fraction": 0.2, "n_select": 6}
+    for task, options in PAPER_TASK_OPTIONS.items():
+        mobench.make(task)  # a registered task
+        solver = mobench.make_solver(format_target("c-morl", options))
+        assert {k: solver.params[k] for k in options} == options
