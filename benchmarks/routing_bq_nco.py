@@ -8,7 +8,7 @@ core); through the runner, read back from the store.
     python benchmarks/routing_bq_nco.py [--sizes 20,50,100,200] [--beam-counts 20:128,50:128,100:32,200:16]
         [--beam-seconds 3600] [--tsplib eil51,berlin52,kroA100,ch150] [--knapsack-counts 100:128,200:0,500:32]
         [--knapsack-seconds 3600] [--cvrp-counts 20:128,50:128,100:128,200:32]
-        [--cvrp-beam-counts 20:128,50:128,100:32]
+        [--cvrp-beam-counts 20:128,50:128,100:32,200:32]
         [--store results/bench-routing] [--jobs 1]
 
 Greedy decoding and the baselines run on the full test sets (1,000 instances for N <= 100, 128
@@ -53,7 +53,7 @@ def main():
                     help="budget per knapsack run (greedy decoding of 128 instances at N = 500 is long on one core)")
     ap.add_argument("--cvrp-counts", default="20:128,50:128,100:128,200:32",
                     help="N:count (0: the full test set) of the CVRP sets (PyVRP's reference costs 1-4 s per instance)")
-    ap.add_argument("--cvrp-beam-counts", default="20:128,50:128,100:32",
+    ap.add_argument("--cvrp-beam-counts", default="20:128,50:128,100:32,200:32",
                     help="N:count of the CVRP sets decoded by beam search (width 16) too")
     ap.add_argument("--store", default="results/bench-routing")
     ap.add_argument("--jobs", type=int, default=1)
