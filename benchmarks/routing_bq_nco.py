@@ -35,7 +35,7 @@ from mobench.runner import plan, run
 BASELINES = ["nearest-neighbour", "farthest-insertion", "cheapest-insertion", "two-opt"]
 
 
-def test_sets(problem: str, counts: str) -> list[str]:
+def sized_targets(problem: str, counts: str) -> list[str]:
     """"100:128,200:0" -> the problem's targets of those sizes (count 0: the full test set)."""
     return [f"routing/{problem}-v0:N={n}" + (f",count={c}" if int(c) else "")
             for n, c in (item.split(":") for item in counts.split(",") if item)]
@@ -66,11 +66,11 @@ def main():
     specs = plan(full + tsplib, ["bq-nco"] + BASELINES, 1)
     specs += plan(sorted(set(beam) - set(full)), ["bq-nco"], 1)
     specs += plan(beam + tsplib, ["bq-nco:beam=16"], 1, budget_seconds=a.beam_seconds)
-    knapsack = test_sets("knapsack", a.knapsack_counts)
+    knapsack = sized_targets("knapsack", a.knapsack_counts)
     specs += plan(knapsack, ["bq-nco", "greedy-ratio"], 1, budget_seconds=a.knapsack_seconds)
-    cvrp, cvrp_beam = test_sets("cvrp", a.cvrp_counts), test_sets("cvrp", a.cvrp_beam_counts)
-    specs += plan(cvrp, ["bq-nco", "clarke-wright"], 1, budget_seconds=a.knapsack_seconds)
-    specs += plan(sorted(set(cvrp_beam) - set(cvrp)), ["bq-nco", "clarke-wright"], 1, budget_seconds=a.knapsack_seconds)
+    cvrp, cvrp_beam = sized_targets("cvrp", a.cvrp_counts), sized_targets("cvrp", a.cvrp_beam_counts)
+    cvrp_sets = cvrp + sorted(set(cvrp_beam) - set(cvrp))  # greedy and Clarke-Wright on every set
+    specs += plan(cvrp_sets, ["bq-nco", "clarke-wright"], 1, budget_seconds=a.knapsack_seconds)
     specs += plan(cvrp_beam, ["bq-nco:beam=16"], 1, budget_seconds=a.beam_seconds)
     run(specs, a.store, jobs=a.jobs)
     board = leaderboard(a.store)
@@ -78,7 +78,6 @@ def main():
     board = board[[k in wanted for k in zip(board.problem, board.solver, board.budget)]].copy()
     label = {make(t).key: t.split(":", 1)[1] for t in full + beam + tsplib}  # key -> short name
     label.update({make(t).key: "knapsack " + t.split(":", 1)[1] for t in knapsack})
-    cvrp_sets = cvrp + sorted(set(cvrp_beam) - set(cvrp))
     label.update({make(t).key: "cvrp " + t.split(":", 1)[1] for t in cvrp_sets})
     board["set"] = [label.get(p, p) for p in board.problem]
     pd.set_option("display.width", 200)

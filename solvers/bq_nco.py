@@ -59,13 +59,19 @@ DEFAULTS = {
 SHIPPED = Path(__file__).parent / "data" / "bq-nco-tsp.pt"
 
 
+def encoder_stack(d_model: int, heads: int, layers: int, ff: int) -> nn.TransformerEncoder:
+    """The BQ models' encoder (TSP, CVRP, knapsack): ``layers`` pre-norm transformer layers,
+    no dropout, no positional encoding."""
+    layer = nn.TransformerEncoderLayer(d_model, heads, ff, dropout=0.0, batch_first=True, norm_first=True)
+    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+
 class BQModel(nn.Module):
     def __init__(self, d_model=128, heads=8, layers=4, ff=512):
         super().__init__()
         self.embed = nn.Linear(2, d_model)
         self.mark = nn.Parameter(torch.randn(2, d_model) * 0.1)  # origin, destination
-        layer = nn.TransformerEncoderLayer(d_model, heads, ff, dropout=0.0, batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.encoder = encoder_stack(d_model, heads, layers, ff)
         self.norm = nn.LayerNorm(d_model)
         self.score = nn.Linear(d_model, 1)
 
@@ -255,20 +261,15 @@ class BQNCO(Solver):
             return self._solve_knapsack(problem, budget, seed, log)
         if "cvrp" in problem.spec.tags:
             return self._solve_cvrp(problem, budget, seed, log)
-        path = self.checkpoint_path()
-        if path is not None:
-            model, meta = load_model(path)
-            policy = _describe(path, meta)
-        else:  # train within the run's budget, on the CPU
+
+        def fit(seconds):  # train within the run's budget, on the CPU
             cfg = {k: getattr(self, k) for k in DEFAULTS}
-            model = BQModel(**{k: cfg[k] for k in ARCH})
-            seconds = budget.seconds_left * self.train_fraction
-            t0 = time.monotonic()
+            model, t0 = BQModel(**{k: cfg[k] for k in ARCH}), time.monotonic()
             coords, tours = reference_tours(self.train_n, self.train_instances, 10_000 + seed, 1, seconds / 3)
             train(model, torch.as_tensor(coords), torch.as_tensor(tours), seconds - (time.monotonic() - t0),
                   cfg, seed, log)
-            model.eval()
-            policy = "trained in the run"
+            return model
+        model, policy = self._shipped_or_trained(SHIPPED, load_model, budget, fit)
         insts = problem.instances()
         coords = torch.as_tensor(np.stack([i.coords for i in insts]), dtype=torch.float32)
         lo = coords.amin(1, keepdim=True)  # TSPLIB coordinates: to the unit square, aspect kept
@@ -277,13 +278,13 @@ class BQNCO(Solver):
         tours = torch.cat([decode(model, chunk, self.beam, self.knn) for chunk in unit.split(256)])
         return Outcome(solutions=list(tours.numpy()), info={"policy": policy})
 
-    def _shipped_or_trained(self, module, budget, fit):
-        """-> (model in eval mode, where it comes from): ``module``'s shipped model (or the
-        ``checkpoint`` file), else ``fit(seconds)`` trained in the run on ``train_fraction`` of
-        the time left."""
-        path = self.checkpoint_path(module.SHIPPED)
+    def _shipped_or_trained(self, shipped: Path, load, budget, fit):
+        """-> (model in eval mode, where it comes from): the ``shipped`` model (or the
+        ``checkpoint`` file) read by ``load``, else ``fit(seconds)`` trained in the run on
+        ``train_fraction`` of the time left."""
+        path = self.checkpoint_path(shipped)
         if path is not None:
-            model, meta = module.load_model(path)
+            model, meta = load(path)
             return model, _describe(path, meta)
         return fit(budget.seconds_left * self.train_fraction).eval(), "trained in the run"
 
@@ -301,7 +302,7 @@ class BQNCO(Solver):
             kp.train(model, torch.as_tensor(w), torch.as_tensor(v, dtype=torch.float32), torch.as_tensor(s), cap,
                      seconds - (time.monotonic() - t0), cfg, seed, log=log)
             return model
-        model, policy = self._shipped_or_trained(kp, budget, fit)
+        model, policy = self._shipped_or_trained(kp.SHIPPED, kp.load_model, budget, fit)
         return Outcome(solutions=kp.solve_instances(model, problem.instances()), info={"policy": policy})
 
     def _solve_cvrp(self, problem, budget, seed, log):
@@ -319,7 +320,7 @@ class BQNCO(Solver):
             cv.train(model, {k: torch.as_tensor(v) for k, v in z.items()}, seconds - (time.monotonic() - t0),
                      cfg, seed, log=log)
             return model
-        model, policy = self._shipped_or_trained(cv, budget, fit)
+        model, policy = self._shipped_or_trained(cv.SHIPPED, cv.load_model, budget, fit)
         return Outcome(solutions=cv.solve_instances(model, problem.instances(), self.beam), info={"policy": policy})
 
 

@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .bq_nco import TrainingRun, dihedral, encoder_stack, imitation_updates
+
 SHIPPED = Path(__file__).parent / "data" / "bq-nco-cvrp.pt"
 ARCH = ("d_model", "heads", "layers", "ff")
 DEFAULTS = {"d_model": 128, "heads": 8, "layers": 6, "ff": 512, "lr": 3e-4, "batch": 128}
@@ -43,8 +45,7 @@ class CVRPModel(nn.Module):
         super().__init__()
         self.embed = nn.Linear(3, d_model)
         self.mark = nn.Parameter(torch.randn(2, d_model) * 0.1)  # origin, depot
-        layer = nn.TransformerEncoderLayer(d_model, heads, ff, dropout=0.0, batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.encoder = encoder_stack(d_model, heads, layers, ff)
         self.norm = nn.LayerNorm(d_model)
         self.score = nn.Linear(d_model, 2)
 
@@ -58,9 +59,9 @@ class CVRPModel(nn.Module):
         return s.transpose(1, 2).reshape(len(s), -1).float().masked_fill(~mask, -math.inf)
 
 
-def tokens_and_mask(xy, demand, cur_xy, left, rest_xy, rest_demand, capacity: int, at_depot):
-    """The sub-problem's tokens and action mask from the current node's coordinates [B, 2], the
-    capacity left [B], the depot's coordinates xy [B, 2], the unserved customers' coordinates
+def tokens_and_mask(xy, cur_xy, left, rest_xy, rest_demand, capacity: int, at_depot):
+    """The sub-problem's tokens and action mask from the depot's coordinates xy [B, 2], the
+    current node's cur_xy [B, 2], the capacity left [B], the unserved customers' coordinates
     [B, M, 2] and demands [B, M], and whether the vehicle is at the depot [B]."""
     C = float(capacity)
     origin = torch.cat([cur_xy, (left.float() / C)[:, None]], 1)[:, None]
@@ -129,7 +130,6 @@ def shuffle_routes(seq, route, gen):
 def sub_problems(coords, demand, seq, route, capacity: int, gen):
     """A batch of sub-problems after a random number k of served customers (one k per batch)
     with their targets: -> (tokens [B, n - k + 2, 3], mask [B, 2(n - k)], target [B])."""
-    from .bq_nco import dihedral
     B, n = seq.shape
     dev = seq.device
     rows = torch.arange(B, device=dev)
@@ -148,7 +148,7 @@ def sub_problems(coords, demand, seq, route, capacity: int, gen):
     rest = order[:, k:]
     perm = torch.argsort(torch.rand(B, n - k, generator=gen, device=dev), dim=1)
     rest = rest.gather(1, perm)
-    toks, mask = tokens_and_mask(xy[:, 0], demand, cur_xy, left,
+    toks, mask = tokens_and_mask(xy[:, 0], cur_xy, left,
                                  torch.gather(xy, 1, rest[..., None].expand(-1, -1, 2)), demand.gather(1, rest),
                                  capacity, at_depot)
     j = torch.argsort(perm, dim=1)[:, 0]                           # where the next customer went
@@ -159,7 +159,6 @@ def sub_problems(coords, demand, seq, route, capacity: int, gen):
 def train(model, pool: dict, seconds: float, cfg: dict, seed: int = 0, opt=None, schedule=None,
           max_updates: int | None = None, log=None) -> int:
     """Imitation on random sub-problems of the pool's routes; -> the number of updates."""
-    from .bq_nco import imitation_updates
     dev = pool["seq"].device
     cap, B = int(pool["capacity"]), cfg["batch"]
     M = len(pool["seq"])
@@ -201,7 +200,7 @@ def decode(model, coords, demand, capacity: int, beam: int = 1) -> list[list[int
     for step in range(N):
         M = N - step
         rest = torch.argsort(visited[:, 1:].float(), dim=1, stable=True)[:, :M] + 1  # unserved ids
-        toks, mask = tokens_and_mask(xy32[:, 0], dem, xy32[ar, current], left,
+        toks, mask = tokens_and_mask(xy32[:, 0], xy32[ar, current], left,
                                      torch.gather(xy32, 1, rest[..., None].expand(-1, -1, 2)), dem.gather(1, rest),
                                      capacity, current == 0)
         logp = torch.log_softmax(model(toks, mask), dim=1).double()               # [R, 2M]
@@ -264,7 +263,6 @@ def load_model(path, device="cpu") -> tuple[CVRPModel, dict]:
 def main(argv=None):
     """Train the CVRP model on PyVRP routes of generated instances; resumable (``--out`` is
     reloaded when it exists, ``--data`` reused)."""
-    from .bq_nco import TrainingRun
     run = TrainingRun(main.__doc__, "mobench.solvers.bq_nco_cvrp", DEFAULTS, 50, 2000, 3600.0)
     run.parser.add_argument("--pyvrp-seconds", type=float, default=1.0, help="PyVRP's time per training instance")
     run.parser.add_argument("--data-seconds", type=float, default=math.inf, help="stop computing routes after this")

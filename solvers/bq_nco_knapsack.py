@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..problems.routing.instances import WEIGHT_UNITS as UNITS  # knapsack weights' integer units
+from .bq_nco import TrainingRun, encoder_stack
 
 SHIPPED = Path(__file__).parent / "data" / "bq-nco-knapsack.pt"
 ARCH = ("d_model", "heads", "layers", "ff")
@@ -43,8 +44,7 @@ class KPModel(nn.Module):
     def __init__(self, d_model=128, heads=8, layers=6, ff=512):
         super().__init__()
         self.embed = nn.Linear(FEATURES, d_model)
-        layer = nn.TransformerEncoderLayer(d_model, heads, ff, dropout=0.0, batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.encoder = encoder_stack(d_model, heads, layers, ff)
         self.norm = nn.LayerNorm(d_model)
         self.score = nn.Linear(d_model, 1)
 
@@ -215,7 +215,6 @@ def solve_instances(model, insts, device="cpu") -> list[np.ndarray]:
 def main(argv=None):
     """Train the knapsack model on optimal sets of generated instances; resumable (``--out`` is
     reloaded when it exists, ``--data`` reused)."""
-    from .bq_nco import TrainingRun
     run = TrainingRun(main.__doc__, "mobench.solvers.bq_nco_knapsack", DEFAULTS, 200, 100_000, 3600.0)
     a = run.parse(argv)
     data = Path(a.data)

@@ -266,7 +266,7 @@ def test_cvrp_greedy_decoding_steps_the_env_with_its_masks():
     ar = torch.arange(len(insts))
     while not env.done:
         rest = torch.argsort(env.visited[:, 1:].float(), dim=1, stable=True)[:, :n - len(env.sequence)] + 1
-        toks, mask = cv.tokens_and_mask(xy[:, 0], env.demand, xy[ar, env.current], env.left,
+        toks, mask = cv.tokens_and_mask(xy[:, 0], xy[ar, env.current], env.left,
                                         xy[ar[:, None], rest], env.demand.gather(1, rest), env.capacity, env.current == 0)
         env_mask = env.mask()
         m = rest.shape[1]
