@@ -8,7 +8,8 @@ core); through the runner, read back from the store.
     python benchmarks/routing_bq_nco.py [--sizes 20,50,100,200] [--beam-counts 20:128,50:128,100:32,200:16]
         [--beam-seconds 3600] [--tsplib eil51,berlin52,kroA100,ch150] [--knapsack-counts 100:128,200:0,500:32]
         [--knapsack-seconds 3600] [--cvrp-counts 20:128,50:128,100:128,200:32]
-        [--cvrp-beam-counts 20:128,50:128,100:32,200:32]
+        [--cvrp-beam-counts 20:128,50:128,100:32,200:32] [--op-counts 20:128,50:128,100:128,200:32]
+        [--op-beam-counts 20:128,50:128,100:32,200:32]
         [--store results/bench-routing] [--jobs 1]
 
 Greedy decoding and the baselines run on the full test sets (1,000 instances for N <= 100, 128
@@ -19,8 +20,11 @@ every step costs 16 times the greedy pass, about 25 CPU-minutes for 32 instances
 optimum on TSPLIB (`optimal`); knapsack gaps to the exact optimum (dynamic programming,
 `optimal`). CVRP: the shipped CVRP model (trained at N = 50) against Clarke-Wright savings on
 the first instances of each test set (--cvrp-counts; same budget as knapsack), greedy and, on
---cvrp-beam-counts, beam-16; gaps to PyVRP's hybrid genetic search (`best-known`). The paper's Table 1 is not in results/published/ (see the issue
-note). Already-stored runs are reused.
+--cvrp-beam-counts, beam-16; gaps to PyVRP's iterated local search (`best-known`). OP: the
+shipped OP model (trained at N = 50) against the greedy prize / length rule, the same way
+(--op-counts, --op-beam-counts); gaps (prize short of the reference, %) to PyVRP on the OP as a
+prize-collecting problem (`best-known`). The paper's Table 1 is not in results/published/ (see
+the issue note). Already-stored runs are reused.
 """
 from __future__ import annotations
 
@@ -55,6 +59,10 @@ def main():
                     help="N:count (0: the full test set) of the CVRP sets (PyVRP's reference costs 1-4 s per instance)")
     ap.add_argument("--cvrp-beam-counts", default="20:128,50:128,100:32,200:32",
                     help="N:count of the CVRP sets decoded by beam search (width 16) too")
+    ap.add_argument("--op-counts", default="20:128,50:128,100:128,200:32",
+                    help="N:count of the OP sets (PyVRP's reference costs 1-4 s per instance)")
+    ap.add_argument("--op-beam-counts", default="20:128,50:128,100:32,200:32",
+                    help="N:count of the OP sets decoded by beam search (width 16) too")
     ap.add_argument("--store", default="results/bench-routing")
     ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
@@ -72,6 +80,10 @@ def main():
     cvrp_sets = cvrp + sorted(set(cvrp_beam) - set(cvrp))  # greedy and Clarke-Wright on every set
     specs += plan(cvrp_sets, ["bq-nco", "clarke-wright"], 1, budget_seconds=a.knapsack_seconds)
     specs += plan(cvrp_beam, ["bq-nco:beam=16"], 1, budget_seconds=a.beam_seconds)
+    op, op_beam = sized_targets("op", a.op_counts), sized_targets("op", a.op_beam_counts)
+    op_sets = op + sorted(set(op_beam) - set(op))
+    specs += plan(op_sets, ["bq-nco", "greedy-prize"], 1, budget_seconds=a.knapsack_seconds)
+    specs += plan(op_beam, ["bq-nco:beam=16"], 1, budget_seconds=a.beam_seconds)
     run(specs, a.store, jobs=a.jobs)
     board = leaderboard(a.store)
     wanted = {(s.problem, s.solver, _budget_text(s.budget.steps, s.budget.seconds)) for s in specs}
@@ -79,12 +91,14 @@ def main():
     label = {make(t).key: t.split(":", 1)[1] for t in full + beam + tsplib}  # key -> short name
     label.update({make(t).key: "knapsack " + t.split(":", 1)[1] for t in knapsack})
     label.update({make(t).key: "cvrp " + t.split(":", 1)[1] for t in cvrp_sets})
+    label.update({make(t).key: "op " + t.split(":", 1)[1] for t in op_sets})
     board["set"] = [label.get(p, p) for p in board.problem]
     pd.set_option("display.width", 200)
     for title, names in (("generated test sets", [t.split(":", 1)[1] for t in full + sorted(set(beam) - set(full))]),
                          ("TSPLIB", [t.split(":", 1)[1] for t in tsplib]),
                          ("knapsack test sets", ["knapsack " + t.split(":", 1)[1] for t in knapsack]),
-                         ("CVRP test sets", ["cvrp " + t.split(":", 1)[1] for t in cvrp_sets])):
+                         ("CVRP test sets", ["cvrp " + t.split(":", 1)[1] for t in cvrp_sets]),
+                         ("OP test sets", ["op " + t.split(":", 1)[1] for t in op_sets])):
         part = board[board.set.isin(names)]
         print(f"\nmean gap (%) on the {title}, store {a.store}")
         print(part.pivot_table(index="solver", columns="set", values="gap_pct", aggfunc="mean")

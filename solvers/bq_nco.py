@@ -1,7 +1,8 @@
 """`bq-nco` (Drakulic, Michel, Mai, Sors, Andreoli, NeurIPS 2023) for the TSP BQ-MDP
-(``problems/routing/tsp.py``; the knapsack and CVRP models are in ``solvers/bq_nco_knapsack.py``
-and ``solvers/bq_nco_cvrp.py``, and this solver uses them on those problems): at every step the remaining sub-problem (origin, destination,
-unvisited nodes) is re-encoded from scratch by a transformer without positional encoding, and
+(``problems/routing/tsp.py``; the knapsack, CVRP and OP models are in
+``solvers/bq_nco_knapsack.py``, ``solvers/bq_nco_cvrp.py`` and ``solvers/bq_nco_op.py``, and
+this solver uses them on those problems): at every step the remaining sub-problem (origin,
+destination, unvisited nodes) is re-encoded from scratch by a transformer without positional encoding, and
 the next node is chosen among the unvisited ones.
 
 Model: node coordinates embedded linearly, plus learned marks for the origin and the
@@ -160,15 +161,20 @@ def reference_tours(n: int, count: int, seed: int, workers: int = 1, seconds: fl
 def lkh_tours(coords, workers: int = 1, seconds: float = math.inf) -> list:
     """LKH tours (one run each) of the instances in order, by ``workers`` processes (this one
     when 1), stopping once ``seconds`` have passed."""
+    return list(timed_map(_lkh, coords, workers, seconds, chunksize=8))
+
+
+def timed_map(fn, jobs, workers: int = 1, seconds: float = math.inf, chunksize: int = 4):
+    """``fn`` over ``jobs`` in order, by ``workers`` forked processes (this one when 1),
+    stopping once ``seconds`` have passed; yields the results (training-set references)."""
     import contextlib
     import multiprocessing as mp
-    t0, tours = time.monotonic(), []
+    t0 = time.monotonic()
     with mp.get_context("fork").Pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
-        for tour in (pool.imap(_lkh, coords, chunksize=8) if pool else map(_lkh, coords)):
-            tours.append(tour)
+        for out in (pool.imap(fn, jobs, chunksize=chunksize) if pool else map(fn, jobs)):
+            yield out
             if time.monotonic() - t0 > seconds:
                 break  # leaving the with-block terminates the pool
-    return tours
 
 
 def _lkh(c):
@@ -207,14 +213,8 @@ def decode(model, coords: torch.Tensor, beam: int = 1, knn: int = 0) -> torch.Te
             nxt = rest[ar, logp.argmax(1)]
             parent = ar
         else:  # expand every beam by its top W moves, keep the W most probable partial tours
-            k = min(W, rest.shape[1])
-            top = logp.topk(k, dim=1)
-            cand = torch.gather(rest, 1, top.indices)                                 # [B*W, k]
-            total = (score[:, None] + top.values.double()).reshape(B, W * k)
-            best = total.topk(W, dim=1).indices                                       # [B, W]
-            parent = ((best // k) + torch.arange(B, device=dev)[:, None] * W).reshape(-1)
-            nxt = cand.reshape(B, W * k).gather(1, best).reshape(-1)
-            score = total.gather(1, best).reshape(-1)
+            a, parent, score = beam_expand(logp.double(), score, B, W)
+            nxt = rest[parent, a]
         tours = torch.cat([tours[parent], nxt[:, None]], 1)
         visited = visited[parent].clone()
         visited[ar, nxt] = True
@@ -226,14 +226,42 @@ def decode(model, coords: torch.Tensor, beam: int = 1, knn: int = 0) -> torch.Te
     return tours.reshape(B, W, N)[torch.arange(B, device=dev), best]
 
 
+def beam_expand(logp: torch.Tensor, score: torch.Tensor, B: int, W: int):
+    """One beam-search step for B instances of W beams each (rows instance-major): every beam's
+    top moves by ``logp`` [B * W, A] are scored by ``score`` [B * W] + their log-probability and
+    the W best per instance kept. -> (move [B * W], parent row [B * W], new score [B * W])."""
+    k = min(W, logp.shape[1])
+    top = logp.topk(k, dim=1)
+    total = (score[:, None] + top.values).reshape(B, W * k)
+    best = total.topk(W, dim=1).indices
+    parent = ((best // k) + torch.arange(B, device=logp.device)[:, None] * W).reshape(-1)
+    move = top.indices.reshape(B, W * k).gather(1, best).reshape(-1)
+    return move, parent, total.gather(1, best).reshape(-1)
+
+
+def solve_grouped(insts, key, decode_group, per_call: int) -> list:
+    """Answers per instance: instances grouped by ``key(instance)`` (one size, one capacity or
+    budget), each group decoded by ``decode_group(key, instances)`` at most ``per_call`` at a time."""
+    out: list = [None] * len(insts)
+    groups: dict = {}
+    for i, inst in enumerate(insts):
+        groups.setdefault(key(inst), []).append(i)
+    for k, idx in groups.items():
+        for part in np.array_split(np.array(idx), max(1, math.ceil(len(idx) / per_call))):
+            for i, s in zip(part, decode_group(k, [insts[i] for i in part])):
+                out[i] = s
+    return out
+
+
 ARCH = ("d_model", "heads", "layers", "ff")
 
 
-def load_model(path, device="cpu") -> tuple[BQModel, dict]:
-    """A trained model from an exported policy or a training checkpoint (both carry their
-    architecture); -> (model in eval mode, the file's metadata)."""
+def load_model(path, device="cpu", model_class=None) -> tuple[nn.Module, dict]:
+    """A trained model (``model_class``, default the TSP's ``BQModel``) from an exported policy
+    or a training checkpoint (both carry their architecture); -> (model in eval mode, the file's
+    metadata)."""
     blob = torch.load(path, map_location=device, weights_only=True)
-    model = BQModel(**{k: blob["cfg"][k] for k in ARCH}).to(device)
+    model = (model_class or BQModel)(**{k: blob["cfg"][k] for k in ARCH}).to(device)
     model.load_state_dict({k: v.float() for k, v in blob["model"].items()})
     return model.eval(), {k: v for k, v in blob.items() if k not in ("model", "opt")}
 
@@ -242,10 +270,11 @@ class BQNCO(Solver):
     defaults = DEFAULTS
     default_budget = Budget(seconds=600)
     description = ("BQ-NCO: transformer over the re-encoded sub-problem; imitation of LKH tours (TSP), "
-                   "PyVRP routes (CVRP) or optimal item sets (knapsack)")
+                   "PyVRP routes (CVRP) and tours (OP), or optimal item sets (knapsack)")
 
     def supports(self, problem):
-        return None if {"tsp", "knapsack", "cvrp"} & set(problem.spec.tags) else "TSP, CVRP and knapsack problems only"
+        kinds = {"tsp", "knapsack", "cvrp", "op"}
+        return None if kinds & set(problem.spec.tags) else "TSP, CVRP, OP and knapsack problems only"
 
     def checkpoint_path(self, shipped: Path = SHIPPED) -> Path | None:
         if self.checkpoint in ("", "none"):
@@ -257,10 +286,14 @@ class BQNCO(Solver):
 
     def solve(self, problem, budget, seed, log):
         torch.manual_seed(seed)
+        if self.knn != 0 and "tsp" not in problem.spec.tags:
+            raise MobenchError("bq-nco: knn is implemented for the TSP only; use knn=0 on this problem")
         if "knapsack" in problem.spec.tags:
             return self._solve_knapsack(problem, budget, seed, log)
         if "cvrp" in problem.spec.tags:
             return self._solve_cvrp(problem, budget, seed, log)
+        if "op" in problem.spec.tags:
+            return self._solve_op(problem, budget, seed, log)
 
         def fit(seconds):  # train within the run's budget, on the CPU
             cfg = {k: getattr(self, k) for k in DEFAULTS}
@@ -293,7 +326,8 @@ class BQNCO(Solver):
         trained in the run on ``train_instances`` generated instances of the test set's size."""
         from . import bq_nco_knapsack as kp
         if self.beam != 1:
-            raise MobenchError("bq-nco: beam search is implemented for the TSP and the CVRP only; use beam=1 on knapsack")
+            raise MobenchError("bq-nco: beam search is implemented for the TSP, the CVRP and the OP only; use beam=1 "
+                               "on knapsack")
 
         def fit(seconds):
             cfg = {**{k: getattr(self, k) for k in DEFAULTS}}
@@ -310,8 +344,6 @@ class BQNCO(Solver):
         ``checkpoint=none`` trained in the run on PyVRP routes of up to ``train_instances``
         generated instances of ``train_n`` customers."""
         from . import bq_nco_cvrp as cv
-        if self.knn != 0:
-            raise MobenchError("bq-nco: knn is implemented for the TSP only; use knn=0 on the CVRP")
 
         def fit(seconds):
             cfg = {**cv.DEFAULTS, **{k: getattr(self, k) for k in (*ARCH, "batch")}}
@@ -322,6 +354,21 @@ class BQNCO(Solver):
             return model
         model, policy = self._shipped_or_trained(cv.SHIPPED, cv.load_model, budget, fit)
         return Outcome(solutions=cv.solve_instances(model, problem.instances(), self.beam), info={"policy": policy})
+
+    def _solve_op(self, problem, budget, seed, log):
+        """The OP model (``solvers/bq_nco_op.py``), greedy or beam search; with ``checkpoint=none``
+        trained in the run on PyVRP tours of up to ``train_instances`` generated instances of
+        ``train_n`` nodes."""
+        from . import bq_nco_op as op
+
+        def fit(seconds):
+            cfg = {**op.DEFAULTS, **{k: getattr(self, k) for k in (*ARCH, "batch")}}
+            model, t0 = op.OPModel(**{k: cfg[k] for k in ARCH}), time.monotonic()
+            z = op.training_pool(self.train_n, self.train_instances, 40_000 + seed, 1, 0.3, seconds / 3)
+            op.train(model, op.as_pool(z), seconds - (time.monotonic() - t0), cfg, seed, log=log)
+            return model
+        model, policy = self._shipped_or_trained(op.SHIPPED, op.load_model, budget, fit)
+        return Outcome(solutions=op.solve_instances(model, problem.instances(), self.beam), info={"policy": policy})
 
 
 def _describe(path: Path, meta: dict) -> str:
@@ -341,7 +388,7 @@ class TrainingRun:
 
     def __init__(self, doc: str, module: str, defaults: dict, n: int, instances: int, seconds: float):
         import argparse
-        self.module, self.n_instances = module, 0
+        self.module, self.n_instances, self.defaults = module, 0, defaults
         ap = self.parser = argparse.ArgumentParser(description=doc)
         ap.add_argument("--n", type=int, default=n, help="size of the training instances")
         ap.add_argument("--instances", type=int, default=instances)
@@ -410,6 +457,39 @@ class TrainingRun:
         tmp = Path(path).with_suffix(".tmp")
         torch.save(blob, tmp)
         tmp.replace(path)
+
+    def data(self, make, what: str) -> dict:
+        """The training pool: ``--data`` when it exists, else ``make()`` (a dict of arrays whose
+        first holds one row per solved instance), saved there, with its cost printed."""
+        path = Path(self.a.data)
+        if path.exists():
+            z = dict(np.load(path))
+        else:
+            t0 = time.monotonic()
+            z = make()
+            np.savez_compressed(path, **z)
+            print(f"{len(next(iter(z.values())))} PyVRP {what} of N={self.a.n} in {time.monotonic() - t0:.0f} s "
+                  f"({self.a.workers} workers)", flush=True)
+        self.n_instances = int(len(next(iter(z.values()))))
+        return z
+
+    def train_on_pool(self, make_model, train_fn, to_pool, z: dict, what: str):
+        """The imitation loop of the CVRP and OP entry points: the model (restored when
+        ``--out`` exists), ``train_fn(model, pool, seconds, cfg, seed, opt=, schedule=, log=)``
+        on ``to_pool(z, device)`` in checkpointed chunks with the recent loss printed, then the
+        export."""
+        a = self.a
+        model, opt = self.start(make_model, {**self.defaults, "lr": a.lr, "batch": a.batch,
+                                             **{k: getattr(a, k) for k in ARCH}})
+        pool, losses = to_pool(z, self.dev), []
+        chunk = lambda seconds, seed: train_fn(model, pool, seconds, self.cfg, seed, opt=opt, schedule=self.cosine,
+                                               log=lambda u, loss: losses.append(loss))
+        for st in self.chunks(chunk):
+            loss = f"  loss {np.mean(losses[-5:]):.4f} (last logged batches)" if losses else ""
+            print(f"{st['updates']:7d} updates  {st['samples']:10d} samples  {st['seconds']:6.0f} s{loss}", flush=True)
+        if self.finish():
+            print(f"--eval is not implemented for the {what} model: score it through the engine "
+                  "(benchmarks/routing_bq_nco.py)", flush=True)
 
     def finish(self):
         if self.a.export:

@@ -9,7 +9,7 @@ with z = demand / capacity; a pre-norm transformer encoder without positional en
 linear scores per customer token (direct, through the depot). Direct moves whose demand exceeds
 the capacity left, and depot moves from the depot, are masked.
 
-Training (imitation): routes of generated instances by PyVRP's hybrid genetic search; for each
+Training (imitation): routes of generated instances by PyVRP's iterated local search; for each
 batch the routes are put in a random order, each in a random direction (both keep the solution's
 length and every route's load), one of the unit square's 8 symmetries is applied; a random
 step k (shared within the batch, so the sub-problems have one size) gives the sub-problem
@@ -26,14 +26,14 @@ model for CVRP problems.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from .bq_nco import TrainingRun, dihedral, encoder_stack, imitation_updates
+from . import bq_nco
+from .bq_nco import TrainingRun, beam_expand, dihedral, encoder_stack, imitation_updates, solve_grouped, timed_map
 
 SHIPPED = Path(__file__).parent / "data" / "bq-nco-cvrp.pt"
 ARCH = ("d_model", "heads", "layers", "ff")
@@ -90,19 +90,14 @@ def training_pool(n: int, count: int, seed: int, workers: int = 1, seconds_each:
     their PyVRP routes (``seconds_each`` per instance), by ``workers`` processes, stopping after
     ``seconds``. -> dict of arrays: coords [M, n + 1, 2], demand [M, n + 1], seq [M, n] (customers
     in route order), route [M, n] (route number of each position), capacity."""
-    import contextlib
-    import multiprocessing as mp
     from ..problems.routing.instances import cvrp_test_set
     insts = cvrp_test_set(n, count, seed)
-    t0, sols, kept = time.monotonic(), [], []
+    sols, kept = [], []
     jobs = [(i.coords, i.demand, i.capacity, seconds_each) for i in insts]
-    with mp.get_context("fork").Pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
-        for i, routes in enumerate(pool.imap(_pyvrp, jobs, chunksize=4) if pool else map(_pyvrp, jobs)):
-            if routes is not None:
-                sols.append(routes)
-                kept.append(i)
-            if time.monotonic() - t0 > seconds:
-                break
+    for i, routes in enumerate(timed_map(_pyvrp, jobs, workers, seconds)):
+        if routes is not None:
+            sols.append(routes)
+            kept.append(i)
     m, insts = len(sols), [insts[i] for i in kept]
     seq = np.array([[c for r in routes for c in r] for routes in sols], dtype=np.int64).reshape(m, n)
     route = np.array([[k for k, r in enumerate(routes) for _ in r] for routes in sols], dtype=np.int64).reshape(m, n)
@@ -207,13 +202,7 @@ def decode(model, coords, demand, capacity: int, beam: int = 1) -> list[list[int
         if W == 1:
             a, parent = logp.argmax(1), ar
         else:  # expand every beam by its top moves, keep the W most probable per instance
-            k = min(W, 2 * M)
-            top = logp.topk(k, dim=1)
-            total = (score[:, None] + top.values).reshape(B, W * k)
-            best = total.topk(W, dim=1).indices
-            parent = ((best // k) + torch.arange(B)[:, None] * W).reshape(-1)
-            a = top.indices.reshape(B, W * k).gather(1, best).reshape(-1)
-            score = total.gather(1, best).reshape(-1)
+            a, parent, score = beam_expand(logp, score, B, W)
             rest, current, left = rest[parent], current[parent], left[parent]
             visited, length, seq = visited[parent].clone(), length[parent], seq[parent]
         via, node = a >= M, rest[ar, a % M]
@@ -240,24 +229,12 @@ def decode(model, coords, demand, capacity: int, beam: int = 1) -> list[list[int
 
 def solve_instances(model, insts, beam: int = 1) -> list[list[int]]:
     """Flat solutions per instance (instances grouped by size and capacity, 256 / beam at a time)."""
-    out: list = [None] * len(insts)
-    groups: dict = {}
-    for i, inst in enumerate(insts):
-        groups.setdefault((inst.n, inst.capacity), []).append(i)
-    for (n, cap), idx in groups.items():
-        for part in np.array_split(np.array(idx), max(1, math.ceil(len(idx) * beam / 256))):
-            sols = decode(model, np.stack([insts[i].coords for i in part]), np.stack([insts[i].demand for i in part]),
-                          cap, beam)
-            for i, s in zip(part, sols):
-                out[i] = s
-    return out
+    return solve_grouped(insts, lambda i: (i.n, i.capacity), lambda key, part: decode(
+        model, np.stack([i.coords for i in part]), np.stack([i.demand for i in part]), key[1], beam), 256 // beam or 1)
 
 
 def load_model(path, device="cpu") -> tuple[CVRPModel, dict]:
-    blob = torch.load(path, map_location=device, weights_only=True)
-    model = CVRPModel(**{k: blob["cfg"][k] for k in ARCH}).to(device)
-    model.load_state_dict({k: v.float() for k, v in blob["model"].items()})
-    return model.eval(), {k: v for k, v in blob.items() if k not in ("model", "opt")}
+    return bq_nco.load_model(path, device, CVRPModel)
 
 
 def main(argv=None):
@@ -267,27 +244,9 @@ def main(argv=None):
     run.parser.add_argument("--pyvrp-seconds", type=float, default=1.0, help="PyVRP's time per training instance")
     run.parser.add_argument("--data-seconds", type=float, default=math.inf, help="stop computing routes after this")
     a = run.parse(argv)
-    data = Path(a.data)
-    if data.exists():
-        z = dict(np.load(data))
-    else:
-        t0 = time.monotonic()
-        z = training_pool(a.n, a.instances, 30_000 + a.seed, a.workers, a.pyvrp_seconds, a.data_seconds)
-        np.savez_compressed(data, **z)
-        print(f"{len(z['seq'])} PyVRP solutions of N={a.n} in {time.monotonic() - t0:.0f} s ({a.workers} workers)",
-              flush=True)
-    run.n_instances = int(len(z["seq"]))
-    model, opt = run.start(CVRPModel, {**DEFAULTS, "lr": a.lr, "batch": a.batch, **{k: getattr(a, k) for k in ARCH}})
-    pool = {k: torch.as_tensor(v, device=run.dev) for k, v in z.items()}
-    losses: list = []
-    chunk = lambda seconds, seed: train(model, pool, seconds, run.cfg, seed, opt=opt, schedule=run.cosine,
-                                        log=lambda u, loss: losses.append(loss))
-    for st in run.chunks(chunk):
-        loss = f"  loss {np.mean(losses[-5:]):.4f} (last logged batches)" if losses else ""
-        print(f"{st['updates']:7d} updates  {st['samples']:10d} samples  {st['seconds']:6.0f} s{loss}", flush=True)
-    if run.finish():
-        print("--eval is not implemented for the CVRP model: score it through the engine "
-              "(benchmarks/routing_bq_nco.py)", flush=True)
+    z = run.data(lambda: training_pool(a.n, a.instances, 30_000 + a.seed, a.workers, a.pyvrp_seconds, a.data_seconds),
+                 "solutions")
+    run.train_on_pool(CVRPModel, train, lambda z, dev: {k: torch.as_tensor(v, device=dev) for k, v in z.items()}, z, "CVRP")
 
 
 if __name__ == "__main__":

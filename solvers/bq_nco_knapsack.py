@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..problems.routing.instances import WEIGHT_UNITS as UNITS  # knapsack weights' integer units
+from . import bq_nco
 from .bq_nco import TrainingRun, encoder_stack
 
 SHIPPED = Path(__file__).parent / "data" / "bq-nco-knapsack.pt"
@@ -190,10 +191,7 @@ def decode(model, W_int: torch.Tensor, V: torch.Tensor, cap: int) -> torch.Tenso
 
 
 def load_model(path, device="cpu") -> tuple[KPModel, dict]:
-    blob = torch.load(path, map_location=device, weights_only=True)
-    model = KPModel(**{k: blob["cfg"][k] for k in ARCH}).to(device)
-    model.load_state_dict({k: v.float() for k, v in blob["model"].items()})
-    return model.eval(), {k: v for k, v in blob.items() if k not in ("model", "opt")}
+    return bq_nco.load_model(path, device, KPModel)
 
 
 def solve_instances(model, insts, device="cpu") -> list[np.ndarray]:
@@ -244,7 +242,6 @@ def diagnose(model, n: int, count: int, dev):
     from ..problems.routing.instances import knapsack_test_set
     from ..problems.routing.knapsack import knapsack_dp
     insts = knapsack_test_set(n, count, 1000 + n)
-    w = np.stack([i.int_weights()[0] for i in insts])
     v = np.stack([i.values for i in insts])
     opt = np.array([knapsack_dp(i) for i in insts])
     t0 = time.monotonic()

@@ -196,6 +196,7 @@ def test_op_verifier_masks_mip_and_greedy():
         b.step(torch.multinomial(b.mask().float(), 1, generator=gen)[:, 0])
     ref = p.reference()
     assert ref.kind == "optimal"  # N = 10: the MIP proves every instance
+    assert mobench.make("routing/op-v0:N=20,count=4").reference_kind() == "best-known"  # above: PyVRP
     greedy = mobench.make_solver("greedy-prize").solve(p, Clock(Budget(seconds=60)), 0, Log()).solutions
     for i, (rnd, gr) in enumerate(zip(b.solutions(), greedy)):
         for sol in (rnd, gr):

@@ -2,7 +2,7 @@
 the current node and the remaining capacity; each customer offers two actions, going to it
 directly or through the depot (which refills the vehicle); direct moves are masked when the
 customer's demand exceeds the remaining capacity. Batched in torch (``CVRPBatch``), a
-Gymnasium view (``CVRPEnv``), the verifier, and the PyVRP (hybrid genetic search) reference.
+Gymnasium view (``CVRPEnv``), the verifier, and the PyVRP (iterated local search) reference.
 
 A solution is a list of routes (each a list of customer ids 1..N), or one flat sequence in
 which 0 marks a return to the depot.
@@ -149,10 +149,9 @@ class CVRPEnv(OneInstanceView):
 
 
 def pyvrp_routes(instance: CVRPInstance, seconds: float, seed: int = 0) -> list[list[int]]:
-    """PyVRP's hybrid genetic search (Wouda, Lan, Kool 2024) within ``seconds``; distances in
-    units of 1e-6 (PyVRP takes integers)."""
+    """PyVRP (Wouda, Lan, Kool 2024; version 0.14 runs an iterated local search, earlier ones
+    hybrid genetic search) within ``seconds``; distances in units of 1e-6 (PyVRP takes integers)."""
     from pyvrp import Model
-    from pyvrp.stop import MaxRuntime
     xy, n = instance.coords, instance.n
     m = Model()
     locs = [m.add_location(x=float(x), y=float(y)) for x, y in xy]
@@ -164,16 +163,22 @@ def pyvrp_routes(instance: CVRPInstance, seconds: float, seed: int = 0) -> list[
     for i, a in enumerate(locs):
         for j, b in enumerate(locs):
             m.add_edge(a, b, distance=int(d[i, j]))
+    res = solve_feasible(m, seconds, seed)
+    return [[a.idx + 1 for a in route if a.is_client()] for route in res.best.routes()]  # client idx is 0-based
+
+
+def solve_feasible(model, seconds: float, seed: int = 0, params=None, factors=(1, 4, 16)):
+    """``model.solve`` (a pyvrp Model) within ``seconds``, again with 4x and 16x the time (``factors``) when
+    the best solution found is infeasible: a wall-clock limit on a busy machine can end the
+    search before its penalties have driven it to a feasible solution (seen at N = 50, 1 s,
+    three processes on two cores). -> PyVRP's result; RuntimeError when still infeasible."""
     import warnings
-    for limit in (seconds, 4 * seconds, 16 * seconds):
-        # a wall-clock limit on a busy machine can end the search before its penalties have
-        # driven it to a feasible solution (seen at N = 50, 1 s, three processes on two cores):
-        # then it runs again, longer
+    from pyvrp.stop import MaxRuntime
+    for limit in (f * seconds for f in factors):
         with warnings.catch_warnings():  # its penalty-bound warning is advice, not an error
             warnings.simplefilter("ignore")
-            res = m.solve(stop=MaxRuntime(limit), display=False, seed=seed)
+            res = model.solve(stop=MaxRuntime(limit), display=False, seed=seed,
+                              **({} if params is None else {"params": params}))
         if res.is_feasible():
-            break
-    else:
-        raise RuntimeError(f"PyVRP found no feasible solution within {21 * seconds:g} s")
-    return [[a.idx + 1 for a in route if a.is_client()] for route in res.best.routes()]  # client idx is 0-based
+            return res
+    raise RuntimeError(f"PyVRP found no feasible solution within {sum(factors) * seconds:g} s")
