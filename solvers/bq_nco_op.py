@@ -102,8 +102,8 @@ def training_pool(n: int, count: int, seed: int, workers: int = 1, seconds_each:
     tour = np.zeros((m, n), dtype=np.int64)
     for r, t in enumerate(tours):
         tour[r, :len(t)] = t
-    return {"coords": np.stack([i.coords for i in insts[:m]]).astype(np.float32),
-            "prize": np.stack([i.prize for i in insts[:m]]).astype(np.float32),
+    return {"coords": np.stack([i.coords for i in insts]).astype(np.float32),
+            "prize": np.stack([i.prize for i in insts]).astype(np.float32),
             "tour": tour, "size": np.array([len(t) for t in tours], dtype=np.int64),
             "max_length": np.float32(insts[0].max_length), "seed": np.int64(seed)}
 
