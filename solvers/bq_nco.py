@@ -67,6 +67,35 @@ def encoder_stack(d_model: int, heads: int, layers: int, ff: int) -> nn.Transfor
     return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
 
+class OriginDepotModel(nn.Module):
+    """The body of the CVRP and OP models: tokens (x, y, z) embedded linearly, learned marks
+    added to the origin (token 0) and the depot (token 1), the encoder, and ``outputs`` linear
+    scores per token."""
+
+    def __init__(self, d_model: int, heads: int, layers: int, ff: int, outputs: int):
+        super().__init__()
+        self.embed = nn.Linear(3, d_model)
+        self.mark = nn.Parameter(torch.randn(2, d_model) * 0.1)  # origin, depot
+        self.encoder = encoder_stack(d_model, heads, layers, ff)
+        self.norm = nn.LayerNorm(d_model)
+        self.score = nn.Linear(d_model, outputs)
+
+    def scores(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens [B, M + 2, 3] (origin, depot, M nodes) -> scores [B, M + 2, outputs]."""
+        h = self.embed(tokens)
+        h = torch.cat([h[:, :1] + self.mark[0], h[:, 1:2] + self.mark[1], h[:, 2:]], 1)
+        return self.score(self.norm(self.encoder(h)))
+
+
+def origin_depot_tokens(cur_xy, origin_z, depot_xy, rest_xy, rest_z) -> torch.Tensor:
+    """[B, M + 2, 3] float tokens: the origin (current node) with ``origin_z`` [B], the depot
+    with z = 0, the M remaining nodes with ``rest_z`` [B, M]."""
+    origin = torch.cat([cur_xy, origin_z[:, None]], 1)[:, None]
+    depot = torch.cat([depot_xy, torch.zeros_like(depot_xy[:, :1])], 1)[:, None]
+    rest = torch.cat([rest_xy, rest_z[..., None]], 2)
+    return torch.cat([origin, depot, rest], 1).float()
+
+
 class BQModel(nn.Module):
     def __init__(self, d_model=128, heads=8, layers=4, ff=512):
         super().__init__()

@@ -33,29 +33,22 @@ import torch
 from torch import nn
 
 from . import bq_nco
-from .bq_nco import TrainingRun, beam_expand, dihedral, encoder_stack, imitation_updates, solve_grouped, timed_map
+from .bq_nco import (OriginDepotModel, TrainingRun, beam_expand, dihedral, imitation_updates,
+                     origin_depot_tokens, solve_grouped, timed_map)
 
 SHIPPED = Path(__file__).parent / "data" / "bq-nco-cvrp.pt"
-ARCH = ("d_model", "heads", "layers", "ff")
 DEFAULTS = {"d_model": 128, "heads": 8, "layers": 6, "ff": 512, "lr": 3e-4, "batch": 128}
 
 
-class CVRPModel(nn.Module):
+class CVRPModel(OriginDepotModel):
     def __init__(self, d_model=128, heads=8, layers=6, ff=512):
-        super().__init__()
-        self.embed = nn.Linear(3, d_model)
-        self.mark = nn.Parameter(torch.randn(2, d_model) * 0.1)  # origin, depot
-        self.encoder = encoder_stack(d_model, heads, layers, ff)
-        self.norm = nn.LayerNorm(d_model)
-        self.score = nn.Linear(d_model, 2)
+        super().__init__(d_model, heads, layers, ff, outputs=2)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """tokens [B, M + 2, 3] (origin, depot, M customers), mask [B, 2M] of the allowed actions
         (index j: customer token j directly, M + j: through the depot) -> logits [B, 2M], -inf
         where not allowed."""
-        h = self.embed(tokens)
-        h = torch.cat([h[:, :1] + self.mark[0], h[:, 1:2] + self.mark[1], h[:, 2:]], 1)
-        s = self.score(self.norm(self.encoder(h)))[:, 2:]          # [B, M, 2]
+        s = self.scores(tokens)[:, 2:]                              # [B, M, 2]
         return s.transpose(1, 2).reshape(len(s), -1).float().masked_fill(~mask, -math.inf)
 
 
@@ -64,12 +57,10 @@ def tokens_and_mask(xy, cur_xy, left, rest_xy, rest_demand, capacity: int, at_de
     current node's cur_xy [B, 2], the capacity left [B], the unserved customers' coordinates
     [B, M, 2] and demands [B, M], and whether the vehicle is at the depot [B]."""
     C = float(capacity)
-    origin = torch.cat([cur_xy, (left.float() / C)[:, None]], 1)[:, None]
-    depot = torch.cat([xy, torch.zeros_like(xy[:, :1])], 1)[:, None]
-    rest = torch.cat([rest_xy, (rest_demand.float() / C)[..., None]], 2)
+    toks = origin_depot_tokens(cur_xy, left.float() / C, xy, rest_xy, rest_demand.float() / C)
     direct = rest_demand <= left[:, None]
     via = (~at_depot)[:, None].expand_as(direct)
-    return torch.cat([origin, depot, rest], 1).float(), torch.cat([direct, via], 1)
+    return toks, torch.cat([direct, via], 1)
 
 
 # --- training data ------------------------------------------------------------------------------

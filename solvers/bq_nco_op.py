@@ -34,39 +34,29 @@ import torch
 from torch import nn
 
 from . import bq_nco
-from .bq_nco import TrainingRun, beam_expand, dihedral, encoder_stack, imitation_updates, solve_grouped, timed_map
+from .bq_nco import (OriginDepotModel, TrainingRun, beam_expand, dihedral, imitation_updates,
+                     origin_depot_tokens, solve_grouped, timed_map)
 
 SHIPPED = Path(__file__).parent / "data" / "bq-nco-op.pt"
-ARCH = ("d_model", "heads", "layers", "ff")
 DEFAULTS = {"d_model": 128, "heads": 8, "layers": 6, "ff": 512, "lr": 3e-4, "batch": 128}
 TOL = 1e-9  # on the budget, as OPBatch
 
 
-class OPModel(nn.Module):
+class OPModel(OriginDepotModel):
     def __init__(self, d_model=128, heads=8, layers=6, ff=512):
-        super().__init__()
-        self.embed = nn.Linear(3, d_model)
-        self.mark = nn.Parameter(torch.randn(2, d_model) * 0.1)  # origin, depot
-        self.encoder = encoder_stack(d_model, heads, layers, ff)
-        self.norm = nn.LayerNorm(d_model)
-        self.score = nn.Linear(d_model, 1)
+        super().__init__(d_model, heads, layers, ff, outputs=1)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """tokens [B, M + 2, 3] (origin, depot, M nodes), mask [B, M + 1] of the allowed actions
         (index j < M: node token j; M: end the tour) -> logits [B, M + 1], -inf where not allowed."""
-        h = self.embed(tokens)
-        h = torch.cat([h[:, :1] + self.mark[0], h[:, 1:2] + self.mark[1], h[:, 2:]], 1)
-        s = self.score(self.norm(self.encoder(h)))[..., 0]          # [B, M + 2]
+        s = self.scores(tokens)[..., 0]                             # [B, M + 2]
         return torch.cat([s[:, 2:], s[:, 1:2]], 1).float().masked_fill(~mask, -math.inf)
 
 
 def tokens(depot_xy, cur_xy, left, rest_xy, rest_prize) -> torch.Tensor:
     """The sub-problem's tokens [B, M + 2, 3] from the depot's and the current node's
     coordinates [B, 2], the budget left [B], the unvisited nodes' coordinates [B, M, 2] and prizes [B, M]."""
-    origin = torch.cat([cur_xy, left[:, None]], 1)[:, None]
-    depot = torch.cat([depot_xy, torch.zeros_like(depot_xy[:, :1])], 1)[:, None]
-    rest = torch.cat([rest_xy, rest_prize[..., None]], 2)
-    return torch.cat([origin, depot, rest], 1).float()
+    return origin_depot_tokens(cur_xy, left, depot_xy, rest_xy, rest_prize)
 
 
 def action_mask(depot_xy, cur_xy, left, rest_xy) -> torch.Tensor:
