@@ -166,7 +166,10 @@ class StageLP:
         obj = self.h.getInfo().objective_function_value
         theta = x[self.itheta[0]]
         penalty = float(x[self.idp].sum() + x[self.idm].sum()) * self.penalty if target is not None else 0.0
-        return {"objective": obj, "v_out": x[self.iv], "q": x[self.iq], "s": x[self.is_],
+        # end volumes inside their bounds: HiGHS may return them off by its primal tolerance
+        # (-2.8e-14 was seen), which would put the next observation outside its space
+        v_out = np.clip(x[self.iv], sys_.vmin, sys_.vmax)
+        return {"objective": obj, "v_out": v_out, "q": x[self.iq], "s": x[self.is_],
                 "g": x[self.ig], "deficit": float(x[self.id].sum()), "theta": theta,
                 "operating_cost": obj - theta - penalty,
                 "dual_balance": y[self.rbal],  # d objective / d v_in
