@@ -2,11 +2,12 @@
 environment steps, through the runner, read back from the store.
 
     python benchmarks/morl_fronts.py [--tasks deep-sea-treasure,fruit-tree,resource-gathering,minecart]
-        [--solvers c-morl,pgmorl,linear-ppo]
+        [--solvers c-morl,pgmorl,linear-ppo,linear-ppo:normalize=true]
         [--steps 100000] [--seconds 1800] [--seeds 3] [--store results/bench-morl] [--jobs 1]
 
-Every solver gets the same step budget (environment steps, evaluation episodes included for
-c-morl) and the same wall-clock cap. The engine evaluates every returned policy on the task's
+`linear-ppo` runs twice: plain, and behind SB3's VecNormalize (`normalize=true`), the
+normalisation that c-morl and pgmorl apply by default. Every solver gets the same step budget
+(environment steps, evaluation episodes included for c-morl) and the same wall-clock cap. The engine evaluates every returned policy on the task's
 test episodes (discounted only where the task's protocol says: resource-gathering, 0.9) and
 scores the set against the task's reference point; where the front is known
 (deep-sea-treasure, fruit-tree, resource-gathering) the table also gives the share of its HV.
@@ -44,7 +45,7 @@ def with_paper_options(solver: str, target: str) -> str:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", default="deep-sea-treasure,fruit-tree,resource-gathering,minecart")
-    ap.add_argument("--solvers", default="c-morl,pgmorl,linear-ppo")
+    ap.add_argument("--solvers", default="c-morl,pgmorl,linear-ppo,linear-ppo:normalize=true")
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--seconds", type=float, default=1800.0)
     ap.add_argument("--seeds", type=int, default=3)

@@ -3,9 +3,9 @@ Discovery of Pareto Front", ICLR 2025): Pareto initialisation, then constrained 
 optimisation that extends the front from its sparsest points.
 
 1. Pareto initialisation: ``n_init`` PPO policies, one per weight vector spread over the
-   simplex, trained on the weighted sum of the per-objective advantages (the advantage of the
-   weighted reward; standardised as a scalar), with
-   ``init_fraction`` of the step budget shared evenly.
+   simplex (a simplex lattice, the authors' ``--delta-weight`` grid: ``init_weights``), trained
+   on the weighted sum of the per-objective advantages (the advantage of the weighted reward;
+   standardised as a scalar), with ``init_fraction`` of the step budget shared evenly.
 2. Archive: every evaluated policy (its return vector J, measured by ``eval_episodes``
    deterministic episodes) enters; it keeps the non-dominated ones and, above ``archive_size``,
    drops the most crowded (crowding distance, pymoo's).
@@ -29,6 +29,12 @@ Resumable: after every trained policy (an initialisation weight, an extension pa
 progress is checkpointed (``Resumable``); a run started again after an interruption goes on
 from there and, under a step budget, ends as the uninterrupted run would have.
 
+Observations and rewards are normalised by running statistics (``norm_obs``, ``norm_reward``,
+on by default as in every one of the authors' run scripts): the agent carries the statistics
+(``RunningMoments`` buffers), so an archived policy is evaluated as it was trained; the critic
+learns each objective's return in units of its running std, and the advantages are scaled back
+to return units before the weights or the constraints read them (as the authors' update does).
+
 All returns are handled as maximised (objectives declared ``min`` enter negated) and, for
 evaluation, discounted as the problem scores them (undiscounted unless its test scenarios set a
 discount); PPO itself discounts with ``gamma``, or with the problem's discount where it has one. Environment steps spent in
@@ -48,10 +54,10 @@ from torch import nn
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
 from ._advantage import gae
-from .linear_ppo import LinearPPO, weight_grid
+from .linear_ppo import LinearPPO
 
 DEFAULTS = {
-    "n_init": 6,             # Pareto-initialisation policies (weights spread over the simplex)
+    "n_init": 6,             # Pareto-initialisation policies (at least; a full simplex lattice, ``init_weights``)
     "init_fraction": 0.4,    # share of the step budget spent on initialisation
     "n_select": 3,           # policies extended per round (largest crowding distance first)
     "rounds": 2,             # selection + extension rounds sharing the rest of the budget
@@ -70,6 +76,8 @@ DEFAULTS = {
     "ent_coef": 0.01,
     "vf_coef": 0.5,
     "hidden": 64,
+    "norm_obs": True,        # running mean/std normalisation of observations (the authors' --ob-rms)
+    "norm_reward": True,     # each objective's reward over the running std of its return (--obj-rms)
 }
 
 # The authors' per-task settings, from the run scripts of their code (github.com/RuohLiuq/C-MORL,
@@ -83,6 +91,20 @@ PAPER_TASK_OPTIONS = {
     "mogym/minecart-v0": {"init_fraction": 0.4, "n_select": 6, "gamma": 0.98},     # 200k of 500k steps
     "mogym/mo-hopper-2obj-v0": {"init_fraction": 0.667, "n_select": 5},            # 1M of 1.5M steps
 }
+
+
+def init_weights(n_obj: int, n: int) -> np.ndarray:
+    """The Pareto initialisation's weights: the simplex lattice (Das-Dennis, pymoo's) with the
+    fewest partitions p that has at least ``n`` points, i.e. every weight a multiple of 1/p.
+    This is the authors' warm-up grid (``--delta-weight`` = 1/p; their scripts: fruit-tree 1,
+    minecart 0.5, hopper-2d 0.2), so with 6 policies: 2 objectives, steps of 0.2; 3 objectives,
+    the corners and the edge midpoints; 6 objectives, the corners. ``n`` is rounded up to a full
+    lattice (e.g. 10 for 4 objectives)."""
+    from pymoo.util.ref_dirs import get_reference_directions
+    p = 1
+    while math.comb(p + n_obj - 1, n_obj - 1) < n:
+        p += 1
+    return get_reference_directions("das-dennis", n_obj, n_partitions=p)
 
 
 def paper_options(problem_id: str) -> dict:
@@ -138,11 +160,42 @@ class Archive:
 
 # --- the agent ------------------------------------------------------------------------------
 
-class Agent(nn.Module):
-    """Actor (categorical or diagonal Gaussian) and a critic with one value per objective."""
+class RunningMoments(nn.Module):
+    """Running mean and variance of a stream of vectors (Chan et al.'s parallel update), kept as
+    buffers so that they travel with the agent's state dict (archive copies, checkpoints) and
+    the evaluated policy normalises as it was trained. Gymnasium's and SB3's RunningMeanStd
+    do the same in numpy, outside any module."""
 
-    def __init__(self, obs_dim: int, n_obj: int, n_actions: int | None, act_dim: int | None, hidden: int):
+    def __init__(self, dim: int):
         super().__init__()
+        self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(dim, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+
+    def update(self, x: torch.Tensor) -> None:
+        x = x.reshape(-1, self.mean.numel()).double()
+        n, m, v = len(x), x.mean(0), x.var(0, unbiased=False)
+        total = self.count + n
+        delta = m - self.mean
+        self.mean += delta * n / total
+        self.var.copy_((self.var * self.count + v * n + delta ** 2 * self.count * n / total) / total)
+        self.count.copy_(total)
+
+    def std(self) -> torch.Tensor:
+        return (self.var + 1e-8).sqrt().float()
+
+
+class Agent(nn.Module):
+    """Actor (categorical or diagonal Gaussian) and a critic with one value per objective; with
+    ``norm_obs`` the networks see observations normalised by running statistics (``normalize``;
+    clipped to +-10), with ``norm_reward`` the critic learns returns in units of each objective's
+    running return std (``ret_stats``), as the authors' --ob-rms and --obj-rms."""
+
+    def __init__(self, obs_dim: int, n_obj: int, n_actions: int | None, act_dim: int | None, hidden: int,
+                 norm_obs: bool = False, norm_reward: bool = False):
+        super().__init__()
+        self.obs_stats = RunningMoments(obs_dim) if norm_obs else None
+        self.ret_stats = RunningMoments(n_obj) if norm_reward else None
         def mlp(out):
             return nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
                                  nn.Linear(hidden, out))
@@ -151,7 +204,13 @@ class Agent(nn.Module):
         self.log_std = None if self.discrete else nn.Parameter(torch.zeros(act_dim))
         self.critic = mlp(n_obj)
 
+    def normalize(self, obs):
+        if self.obs_stats is None:
+            return obs
+        return ((obs - self.obs_stats.mean.float()) / self.obs_stats.std()).clamp(-10.0, 10.0)
+
     def dist(self, obs):
+        """The action distribution for normalised observations."""
         out = self.actor(obs)
         if self.discrete:
             return torch.distributions.Categorical(logits=out)
@@ -159,8 +218,8 @@ class Agent(nn.Module):
 
     @torch.no_grad()
     def act(self, obs):
-        """Deterministic action for a batch (the policy the engine evaluates)."""
-        out = self.actor(obs)
+        """Deterministic action for a batch of raw observations (the policy the engine evaluates)."""
+        out = self.actor(self.normalize(obs))
         return out.argmax(-1) if self.discrete else out
 
 
@@ -257,14 +316,16 @@ class PPO:
     def __init__(self, agent: Agent, episodes: Episodes, cfg: dict, low=None, high=None):
         self.agent, self.env, self.c = agent, episodes, cfg
         self.low, self.high = low, high
+        self.discounted = torch.zeros(len(episodes.envs), len(episodes.sign))  # for norm_reward
         self.opt = torch.optim.Adam(agent.parameters(), lr=cfg["lr"], eps=1e-5)
 
     def rollout(self):
         c, E = self.c, len(self.env.envs)
-        obs, act, logp, rew, done, val = [], [], [], [], [], []
+        obs, act, logp, rew, done, val, raw = [], [], [], [], [], [], []
         n_done0 = len(self.env.finished)
         for _ in range(c["n_steps"]):
-            o = torch.as_tensor(self.env.obs.copy())
+            raw.append(torch.as_tensor(self.env.obs.copy()))
+            o = self.agent.normalize(raw[-1])  # statistics frozen for the rollout
             with torch.no_grad():
                 d = self.agent.dist(o)
                 a = d.sample()
@@ -274,9 +335,22 @@ class PPO:
             obs.append(o); act.append(a); logp.append(d.log_prob(a)); val.append(v)
             rew.append(torch.as_tensor(r, dtype=torch.float32)); done.append(torch.as_tensor(dn, dtype=torch.float32))
         with torch.no_grad():
-            last = self.agent.critic(torch.as_tensor(self.env.obs.copy()))
+            last = self.agent.critic(self.agent.normalize(torch.as_tensor(self.env.obs.copy())))
         R, V, D = torch.stack(rew), torch.stack(val), torch.stack(done)
+        scale = torch.ones(R.shape[-1])
+        if self.agent.ret_stats is not None:  # rewards over the running std of the discounted return
+            returns = []
+            for r, d in zip(R, D):
+                self.discounted = self.discounted * c["gamma"] + r
+                returns.append(self.discounted.clone())
+                self.discounted[d > 0] = 0.0
+            self.agent.ret_stats.update(torch.stack(returns))
+            scale = self.agent.ret_stats.std()
+            R = (R / scale).clamp(-10.0, 10.0)
+        if self.agent.obs_stats is not None:
+            self.agent.obs_stats.update(torch.stack(raw))
         adv, ret = gae(R, V, last, D[..., None], c["gamma"], c["gae_lambda"])
+        adv = adv * scale  # back in return units: the weights and the constraints read them so
         episodes = max(1, len(self.env.finished) - n_done0)
         return {"obs": torch.cat(obs), "act": torch.cat(act), "logp": torch.cat(logp),
                 "adv": adv.reshape(-1, R.shape[-1]), "ret": ret.reshape(-1, R.shape[-1]),
@@ -331,8 +405,9 @@ class MOTask:
         if not self.discrete:
             self.low, self.high = torch.as_tensor(space.low), torch.as_tensor(space.high)
 
-    def new_agent(self, hidden: int) -> Agent:
-        return Agent(self.obs_dim, self.m, self.n_actions, self.act_dim, hidden)
+    def new_agent(self, cfg: dict) -> Agent:
+        return Agent(self.obs_dim, self.m, self.n_actions, self.act_dim, cfg["hidden"],
+                     cfg.get("norm_obs", False), cfg.get("norm_reward", False))
 
     def episodes(self, n: int, seed: int) -> Episodes:
         return Episodes(self.problem, n, self.sign, self.horizon, seed)
@@ -353,14 +428,14 @@ class Resumable:
     seconds budget counts the time spent before the interruption). Agents are kept as state
     dicts."""
 
-    def __init__(self, task: MOTask, hidden: int, budget):
-        self.task, self.hidden, self.budget = task, hidden, budget
+    def __init__(self, task: MOTask, cfg: dict, budget):
+        self.task, self.cfg, self.budget = task, cfg, budget
 
     def agents(self, states) -> list:
         out = []
         with torch.random.fork_rng(devices=[]):  # building them must not move the restored random state
             for sd in states:
-                agent = self.task.new_agent(self.hidden)
+                agent = self.task.new_agent(self.cfg)
                 agent.load_state_dict(sd)
                 out.append(agent)
         return out
@@ -390,8 +465,12 @@ class CMORL(Solver):
     # 2: evaluation steps reserved within the step budget; the problem's discount used.
     # 3: weighted PPO standardises the scalarised advantage w . A (it standardised each
     #    objective's advantage first, which rescaled the weights by 1 / std_j)
+    # 4: initialisation weights on the authors' simplex lattice (were the corners plus random
+    #    Dirichlet draws for 3+ objectives); 2 objectives: the same weights
+    # 5: observations and rewards normalised by running statistics by default (``norm_obs``,
+    #    ``norm_reward``: the authors' --ob-rms --obj-rms, set in every one of their run scripts)
     # (checkpointing, added later, changes no result: the version stays)
-    version = 3
+    version = 5
     defaults = DEFAULTS
     default_budget = Budget(steps=300_000, seconds=1800)
     description = "C-MORL: Pareto initialisation + IPO-constrained PPO from the sparsest archived policies"
@@ -424,7 +503,7 @@ class CMORL(Solver):
                             or budget.steps_left < per_iter + eval_cost)
 
         # a run resumed from its checkpoint skips the units (one trained policy each) it saved
-        ck = Resumable(task, cfg["hidden"], budget)
+        ck = Resumable(task, cfg, budget)
         saved = ck.load() or {}
         if saved:
             ck.restore_archive(archive, saved["archive"])
@@ -438,13 +517,13 @@ class CMORL(Solver):
                                                         "J": [J.tolist() for _, J in starts]})
 
         # 1. Pareto initialisation: init_fraction of the budget, evenly over the weights
-        weights = weight_grid(m, cfg["n_init"], seed)
+        weights = init_weights(m, cfg["n_init"])
         for k, w in enumerate(weights):
             if k < done_init:
                 continue
             done = share(init_left / (len(weights) - k))
             init_left -= init_left / (len(weights) - k)
-            agent = task.new_agent(cfg["hidden"])
+            agent = task.new_agent(cfg)
             ppo = PPO(agent, task.episodes(cfg["n_envs"], 1000 * seed + 10 * k), cfg, low, high)
             while not done():
                 budget.add(ppo.iterate(("weights", w)))

@@ -5,7 +5,13 @@ for more, the unit vectors then Dirichlet(1) draws from the run's seed), one Sta
 PPO agent is trained on the problem's Gymnasium view with the reward w . r (MO-Gymnasium's
 ``LinearReward`` wrapper; minimised objectives enter with their sign flipped), each with an
 equal share of the step and time budget, discounting by ``gamma`` (by the problem's own discount
-where its test scenarios set one). The answer is the set of their deterministic policies.
+where its test scenarios set one). With ``normalize`` each agent trains behind SB3's
+``VecNormalize`` (running observation normalisation, reward scaled by the running std of the
+discounted return), the normalisation c-morl and pgmorl use by default (their authors' --ob-rms
+and --obj-rms); the returned policy applies the observation statistics it was trained with. It
+is off by default: on deep-sea-treasure SB3's PPO behind VecNormalize did not learn to reach
+a treasure in 15,000 steps where the plain agent did (benchmarks/morl_fronts.py reports both).
+The answer is the set of their deterministic policies.
 Linear scalarisation can only reach the convex hull of the front, which is the point of having
 it as a baseline (C-MORL's comparison). Resumable: each trained policy is checkpointed
 (``Clock.checkpoint``); a run started again after an interruption trains the remaining weights.
@@ -27,7 +33,13 @@ DEFAULTS = {
     "gamma": 0.99,
     "ent_coef": 0.01,
     "hidden": 64,
+    "normalize": False,  # SB3 VecNormalize: observations and rewards (see the module docstring)
 }
+
+
+def frozen(stats: dict) -> dict:
+    """A copy of observation statistics as float64 arrays (from VecNormalize or a checkpoint)."""
+    return {k: np.array(v.numpy() if isinstance(v, torch.Tensor) else v, dtype=np.float64) for k, v in stats.items()}
 
 
 def weight_grid(n_obj: int, k: int, seed: int) -> np.ndarray:
@@ -42,12 +54,16 @@ def weight_grid(n_obj: int, k: int, seed: int) -> np.ndarray:
 class SB3Policy:
     """Batched deterministic policy from an SB3 model: obs [B, ...] -> actions [B, ...]."""
 
-    def __init__(self, model):
+    def __init__(self, model, obs_stats: dict | None = None):
         self.policy = model.policy.cpu()
+        self.obs_stats = obs_stats  # VecNormalize's observation statistics, frozen: {"mean", "var"}
 
     @torch.no_grad()
     def __call__(self, obs):
-        actions, _ = self.policy.predict(obs.cpu().numpy(), deterministic=True)
+        x = obs.cpu().numpy()
+        if self.obs_stats is not None:  # as VecNormalize.normalize_obs (epsilon 1e-8, clip 10)
+            x = np.clip((x - self.obs_stats["mean"]) / np.sqrt(self.obs_stats["var"] + 1e-8), -10.0, 10.0)
+        actions, _ = self.policy.predict(x.astype(np.float32), deterministic=True)
         return torch.as_tensor(actions)
 
 
@@ -70,6 +86,7 @@ class LinearPPO(Solver):
         from stable_baselines3 import PPO
         from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.vec_env import VecNormalize
 
         sign = np.array([1.0 if o.sense == "max" else -1.0 for o in problem.spec.objectives])
         weights = weight_grid(problem.spec.n_obj, self.n_weights, seed)
@@ -92,6 +109,8 @@ class LinearPPO(Solver):
         def model_for(k, w):
             venv = make_vec_env(lambda: mog.wrappers.LinearReward(problem.env(), weight=(w * sign).astype(np.float32)),
                                 n_envs=self.n_envs, seed=(seed * 1000 + k) % 2**32)
+            if self.normalize:
+                venv = VecNormalize(venv, gamma=gamma)
             n_steps = max(8, min(self.n_steps, per // self.n_envs))
             return PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(self.batch_size, n_steps * self.n_envs),
                        learning_rate=self.lr, gamma=gamma, ent_coef=self.ent_coef,
@@ -101,10 +120,11 @@ class LinearPPO(Solver):
         # resumable: the policies trained before an interruption come back from the checkpoint
         saved = clock.checkpoint.load(clock) if clock.checkpoint is not None else None
         trained = [] if saved is None else saved["policies"]  # policy state dicts, one per weight done
+        stats = [] if saved is None else saved.get("obs_stats", [])
         for k, sd in enumerate(trained):
             model = model_for(k, weights[k])
             model.policy.load_state_dict(sd)
-            policies.append(SB3Policy(model))
+            policies.append(SB3Policy(model, frozen(stats[k]) if self.normalize else None))
         for k, w in enumerate(weights):
             if k < len(trained):
                 continue
@@ -112,13 +132,17 @@ class LinearPPO(Solver):
                 break
             model = model_for(k, w)
             # leave the remaining weights their share of the time
-            reserve = clock.seconds_left * (len(weights) - k - 1) / (len(weights) - k)
+            reserve = (clock.seconds_left * (len(weights) - k - 1) / (len(weights) - k)
+                       if clock.budget.seconds is not None else -np.inf)  # no time limit: steps only
             model.learn(total_timesteps=per, callback=Deadline(reserve))
             clock.add(int(model.num_timesteps))
-            policies.append(SB3Policy(model))
+            rms = model.get_env().obs_rms if self.normalize else None
+            policies.append(SB3Policy(model, frozen({"mean": rms.mean, "var": rms.var}) if rms is not None else None))
             log(clock.steps, float(k + 1))
             if clock.checkpoint is not None:
-                clock.checkpoint.save(clock, {"policies": [p.policy.state_dict() for p in policies]})
+                clock.checkpoint.save(clock, {"policies": [p.policy.state_dict() for p in policies],
+                                              "obs_stats": [{key: torch.as_tensor(v) for key, v in p.obs_stats.items()}
+                                                            if p.obs_stats else {} for p in policies]})
         return Outcome(policies=policies, info={"weights": weights[:len(policies)].tolist()})
 
 

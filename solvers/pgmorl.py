@@ -26,7 +26,10 @@ of what has been seen less 1 when it declares none).
 Departures from the paper, for this suite's budgets: iterations are of ``n_envs`` x ``n_steps``
 steps (the paper: 2,048 x MuJoCo), the warm-up and each generation are sized by the budget
 instead of fixed counts, the candidate weights are the same grid for every policy, and
-discrete actions are supported (the same agent as ``c-morl``). The authors' code was not read.
+discrete actions are supported (the same agent as ``c-morl``). Observations and each objective's
+reward are normalised by running statistics (``norm_obs``, ``norm_reward``: the ``--ob-rms
+--obj-rms`` of the C-MORL authors' scripts, whose code builds on PGMORL's; c-morl's agent does
+it). The PGMORL authors' code was not read.
 """
 from __future__ import annotations
 
@@ -64,6 +67,8 @@ DEFAULTS = {
     "ent_coef": 0.01,
     "vf_coef": 0.5,
     "hidden": 64,
+    "norm_obs": True,         # running observation normalisation (c-morl's; PGMORL's --ob-rms)
+    "norm_reward": True,      # per-objective reward scaling by the return's running std (--obj-rms)
 }
 
 
@@ -140,7 +145,9 @@ def select_tasks(pop_F, history, candidates, archive_F, n_tasks, ref, sparsity_w
 
 
 class PGMORL(Solver):
-    version = 2  # 2: weighted PPO standardises the scalarised advantage w . A (see c-morl version 3)
+    # 2: weighted PPO standardises the scalarised advantage w . A (see c-morl version 3)
+    # 3: observations and rewards normalised by running statistics (``norm_obs``, ``norm_reward``)
+    version = 3
     defaults = DEFAULTS
     default_budget = Budget(steps=300_000, seconds=1800)
     description = "PGMORL: weighted PPO tasks chosen by predicted HV + sparsity gain, performance buffers"
@@ -182,7 +189,7 @@ class PGMORL(Solver):
             log(budget.steps, float(len(archive.policies)), stage=stage)
 
         # a run resumed from its checkpoint skips the tasks (one trained policy each) it saved
-        ck = Resumable(task, cfg["hidden"], budget)
+        ck = Resumable(task, cfg, budget)
         saved = ck.load() or {}
         if saved:
             ck.restore_archive(archive, saved["archive"])
@@ -204,7 +211,7 @@ class PGMORL(Solver):
         for k, w in enumerate(weights):
             if k < warm_done:
                 continue
-            agent = task.new_agent(cfg["hidden"])
+            agent = task.new_agent(cfg)
             F0 = evaluate(agent)
             share = budget.steps + (warm_steps - budget.steps) / (len(weights) - k)
             train(agent, w, 10**9, 1000 * seed + 10 * k, share)

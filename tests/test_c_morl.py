@@ -8,7 +8,8 @@ import torch
 
 import mobench
 from mobench.solver import Budget, Checkpoint, Clock, Log
-from mobench.solvers.c_morl import Archive, barrier, crowding, ipo_loss, nondominated
+from mobench.solvers.c_morl import (Agent, Archive, RunningMoments, barrier, crowding, init_weights, ipo_loss,
+                                    nondominated)
 
 torch.set_num_threads(1)
 
@@ -73,6 +74,32 @@ def test_archive_keeps_the_nondominated_and_crowding_matches_hand_values():
     # (1, 1) is dominated; of five non-dominated points the most crowded, (1.5, 2.5), goes
     assert sorted(arch.policies) == [0, 1, 3, 4]
     assert sorted(arch.select(2)) == sorted([arch.policies.index(0), arch.policies.index(3)])  # extremes first
+
+
+def test_initial_weights_are_the_authors_simplex_lattices():
+    """The authors' --delta-weight grids: hopper-2d 0.2, minecart 0.5, fruit-tree 1 (6 policies each)."""
+    as_set = lambda W: sorted(map(tuple, np.round(W, 9)))
+    assert as_set(init_weights(2, 6)) == as_set([[k / 5, 1 - k / 5] for k in range(6)])
+    assert as_set(init_weights(3, 6)) == as_set([[1, 0, 0], [0, 1, 0], [0, 0, 1], [.5, .5, 0], [.5, 0, .5], [0, .5, .5]])
+    assert as_set(init_weights(6, 6)) == as_set(np.eye(6))
+    W = init_weights(4, 6)  # rounded up to the full lattice of step 1/2
+    assert len(W) == 10 and np.allclose(W.sum(1), 1) and np.allclose(W * 2, np.round(W * 2))
+
+
+def test_running_moments_equal_the_batch_moments_and_travel_with_the_agent():
+    x = torch.as_tensor(np.random.default_rng(1).normal([3.0, -2.0], [0.5, 4.0], (300, 2)))
+    rm = RunningMoments(2)
+    for chunk in x.split(37):  # uneven batches
+        rm.update(chunk)
+    assert torch.allclose(rm.mean, x.mean(0), atol=1e-5) and torch.allclose(rm.var, x.var(0, unbiased=False), atol=1e-4)  # (prior count 1e-4)
+    agent = Agent(2, 2, 3, None, 8, norm_obs=True, norm_reward=True)
+    agent.obs_stats.update(x)
+    obs = x[:5].float()
+    z = (obs - x.mean(0).float()) / x.std(0, unbiased=False).float()
+    assert torch.equal(agent.act(obs), agent.actor(z).argmax(-1))  # the evaluated policy normalises
+    twin = Agent(2, 2, 3, None, 8, norm_obs=True, norm_reward=True)
+    twin.load_state_dict(agent.state_dict())  # archive copies and checkpoints carry the statistics
+    assert torch.equal(twin.act(obs), agent.act(obs)) and torch.equal(twin.obs_stats.var, agent.obs_stats.var)
 
 
 def test_short_run_recovers_part_of_the_deep_sea_treasure_front():

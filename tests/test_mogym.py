@@ -8,7 +8,7 @@ import mobench
 from mobench.check import check_problem, check_solver
 from mobench.errors import InvalidAction
 from mobench.metrics import hypervolume
-from mobench.solver import Budget, Clock, Log
+from mobench.solver import Budget, Checkpoint, Clock, Log
 
 torch.set_num_threads(1)
 TASKS = ["mogym/deep-sea-treasure-v0", "mogym/fruit-tree-v0", "mogym/resource-gathering-v0"]
@@ -139,3 +139,31 @@ def test_mujoco_tasks_score_a_still_policy_by_hand(target):
         assert ev.summary["hv"] == pytest.approx(max(F[0], 0.0) * 6000.0)
     else:
         assert F.min() > 0 and ev.summary["hv"] == pytest.approx(F[0] * F[1], rel=1e-6)
+
+
+def test_linear_ppo_steps_only_budget_trains_and_normalised_policies_replay_vecnormalize():
+    """A budget without seconds trains (it once stopped every agent at once), and with
+    ``normalize`` the returned policy normalises observations exactly as the VecNormalize it
+    trained behind; its checkpointed statistics come back on resume."""
+    problem = mobench.make("mogym/fruit-tree-v0")
+    clock = Clock(Budget(steps=1200))
+    out = mobench.make_solver("linear-ppo:n_weights=2,n_steps=64,normalize=true").solve(problem, clock, 3, Log(clock))
+    assert len(out.policies) == 2 and clock.steps >= 1024
+    pol = out.policies[0]
+    obs = torch.as_tensor(np.random.default_rng(0).integers(0, 4, (16, 2)), dtype=torch.float32)
+    x = np.clip((obs.numpy() - pol.obs_stats["mean"]) / np.sqrt(pol.obs_stats["var"] + 1e-8), -10, 10)
+    expected, _ = pol.policy.predict(x.astype(np.float32), deterministic=True)
+    assert np.array_equal(pol(obs).numpy(), expected)
+    assert np.abs(pol.obs_stats["mean"]).max() > 0.1  # gathered from the episodes (they start at 0)
+
+
+def test_linear_ppo_resume_keeps_the_observation_statistics(tmp_path):
+    problem = mobench.make("mogym/fruit-tree-v0")
+    solver = "linear-ppo:n_weights=2,n_steps=64,normalize=true"
+    ck = Checkpoint(tmp_path / "ck.pt")
+    clock = Clock(Budget(steps=1200), ck)
+    first = mobench.make_solver(solver).solve(problem, clock, 5, Log(clock))
+    clock2 = Clock(Budget(steps=1200), ck)  # everything was trained: both policies come back
+    again = mobench.make_solver(solver).solve(problem, clock2, 5, Log(clock2))
+    for a, b in zip(first.policies, again.policies):
+        assert np.array_equal(a.obs_stats["mean"], b.obs_stats["mean"]) and np.array_equal(a.obs_stats["var"], b.obs_stats["var"])
