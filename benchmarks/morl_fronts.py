@@ -5,8 +5,8 @@ environment steps, through the runner, read back from the store.
         [--solvers c-morl,pgmorl,linear-ppo,linear-ppo:normalize=true]
         [--steps 100000] [--seconds 1800] [--seeds 3] [--store results/bench-morl] [--jobs 1]
 
-`linear-ppo` runs twice: plain, and behind SB3's VecNormalize (`normalize=true`), the
-normalisation that c-morl and pgmorl apply by default. Every solver gets the same step budget
+`linear-ppo` runs twice: plain, and behind SB3's VecNormalize (`normalize=true`, observations
+and rewards; c-morl and pgmorl scale rewards by default). Every solver gets the same step budget
 (environment steps, evaluation episodes included for c-morl) and the same wall-clock cap. The engine evaluates every returned policy on the task's
 test episodes (discounted only where the task's protocol says: resource-gathering, 0.9) and
 scores the set against the task's reference point; where the front is known

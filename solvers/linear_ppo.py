@@ -7,8 +7,8 @@ PPO agent is trained on the problem's Gymnasium view with the reward w . r (MO-G
 equal share of the step and time budget, discounting by ``gamma`` (by the problem's own discount
 where its test scenarios set one). With ``normalize`` each agent trains behind SB3's
 ``VecNormalize`` (running observation normalisation, reward scaled by the running std of the
-discounted return), the normalisation c-morl and pgmorl use by default (their authors' --ob-rms
-and --obj-rms); the returned policy applies the observation statistics it was trained with. It
+discounted return), as c-morl's and pgmorl's ``norm_obs`` and ``norm_reward`` (their authors'
+--ob-rms and --obj-rms; the reward scaling is their default); the returned policy applies the observation statistics it was trained with. It
 is off by default: on deep-sea-treasure SB3's PPO behind VecNormalize did not learn to reach
 a treasure in 15,000 steps where the plain agent did (benchmarks/morl_fronts.py reports both).
 The answer is the set of their deterministic policies.

@@ -26,10 +26,10 @@ of what has been seen less 1 when it declares none).
 Departures from the paper, for this suite's budgets: iterations are of ``n_envs`` x ``n_steps``
 steps (the paper: 2,048 x MuJoCo), the warm-up and each generation are sized by the budget
 instead of fixed counts, the candidate weights are the same grid for every policy, and
-discrete actions are supported (the same agent as ``c-morl``). Observations and each objective's
-reward are normalised by running statistics (``norm_obs``, ``norm_reward``: the ``--ob-rms
---obj-rms`` of the C-MORL authors' scripts, whose code builds on PGMORL's; c-morl's agent does
-it). The PGMORL authors' code was not read.
+discrete actions are supported (the same agent as ``c-morl``). Each objective's reward is
+scaled by the running std of its return (``norm_reward``, the ``--obj-rms`` of the C-MORL
+authors' scripts, whose code builds on PGMORL's); observation normalisation (``norm_obs``) is
+off by default, as in c-morl (its docstring says why). The PGMORL authors' code was not read.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ DEFAULTS = {
     "ent_coef": 0.01,
     "vf_coef": 0.5,
     "hidden": 64,
-    "norm_obs": True,         # running observation normalisation (c-morl's; PGMORL's --ob-rms)
+    "norm_obs": False,        # running observation normalisation (c-morl's; PGMORL's --ob-rms; off as in c-morl)
     "norm_reward": True,      # per-objective reward scaling by the return's running std (--obj-rms)
 }
 
@@ -147,7 +147,8 @@ def select_tasks(pop_F, history, candidates, archive_F, n_tasks, ref, sparsity_w
 class PGMORL(Solver):
     # 2: weighted PPO standardises the scalarised advantage w . A (see c-morl version 3)
     # 3: observations and rewards normalised by running statistics (``norm_obs``, ``norm_reward``)
-    version = 3
+    # 4: ``norm_obs`` off by default, as c-morl's (version 6)
+    version = 4
     defaults = DEFAULTS
     default_budget = Budget(steps=300_000, seconds=1800)
     description = "PGMORL: weighted PPO tasks chosen by predicted HV + sparsity gain, performance buffers"

@@ -198,7 +198,7 @@ def test_paper_task_options_name_registered_tasks_and_valid_c_morl_options():
     from mobench.registry import format_target
     from mobench.solvers.c_morl import PAPER_TASK_OPTIONS, paper_options
     assert paper_options("mogym/deep-sea-treasure-v0") == {}  # not a task of the paper
-    assert paper_options("mogym/fruit-tree-v0") == {"init_fraction": 0.2, "n_select": 6}
+    assert paper_options("mogym/fruit-tree-v0") == {"init_fraction": 0.2, "n_select": 6, "norm_obs": True}
     for task, options in PAPER_TASK_OPTIONS.items():
         mobench.make(task)  # a registered task
         solver = mobench.make_solver(format_target("c-morl", options))
