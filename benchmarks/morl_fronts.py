@@ -16,7 +16,8 @@ On the tasks of the C-MORL paper (fruit-tree, minecart, mo-hopper-2obj) `c-morl`
 authors' per-task settings (initialisation share, policies selected per round, discount:
 `solvers/c_morl.py` PAPER_TASK_OPTIONS; the tables name them); `--no-paper-settings` runs its
 defaults everywhere.
-C-MORL's published table is not in results/published/ (see the issue note).
+C-MORL's published table is not in results/published/: the paper's tables could not be read
+from this machine (the stored arXiv page gives only its opening; the authors' README has none).
 Already-stored runs are reused.
 """
 from __future__ import annotations
