@@ -412,7 +412,7 @@ class MOTask:
 
     def new_agent(self, cfg: dict) -> Agent:
         return Agent(self.obs_dim, self.m, self.n_actions, self.act_dim, cfg["hidden"],
-                     cfg.get("norm_obs", False), cfg.get("norm_reward", False))
+                     cfg["norm_obs"], cfg["norm_reward"])
 
     def episodes(self, n: int, seed: int) -> Episodes:
         return Episodes(self.problem, n, self.sign, self.horizon, seed)

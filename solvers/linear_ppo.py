@@ -8,9 +8,10 @@ equal share of the step and time budget, discounting by ``gamma`` (by the proble
 where its test scenarios set one). With ``normalize`` each agent trains behind SB3's
 ``VecNormalize`` (running observation normalisation, reward scaled by the running std of the
 discounted return), as c-morl's and pgmorl's ``norm_obs`` and ``norm_reward`` (their authors'
---ob-rms and --obj-rms; the reward scaling is their default); the returned policy applies the observation statistics it was trained with. It
-is off by default: on deep-sea-treasure SB3's PPO behind VecNormalize did not learn to reach
-a treasure in 15,000 steps where the plain agent did (benchmarks/morl_fronts.py reports both).
+--ob-rms and --obj-rms; the reward scaling is their default); the returned policy applies the
+observation statistics it was trained with. It is off by default: on deep-sea-treasure SB3's
+PPO behind VecNormalize did not learn to reach a treasure in 15,000 steps where the plain agent
+did (benchmarks/morl_fronts.py reports both).
 The answer is the set of their deterministic policies.
 Linear scalarisation can only reach the convex hull of the front, which is the point of having
 it as a baseline (C-MORL's comparison). Resumable: each trained policy is checkpointed
@@ -37,9 +38,11 @@ DEFAULTS = {
 }
 
 
-def frozen(stats: dict) -> dict:
-    """A copy of observation statistics as float64 arrays (from VecNormalize or a checkpoint)."""
-    return {k: np.array(v.numpy() if isinstance(v, torch.Tensor) else v, dtype=np.float64) for k, v in stats.items()}
+def obs_norm(venv) -> dict:
+    """A frozen copy of a VecNormalize's observation normalisation, as tensors (checkpointable)."""
+    return {"mean": torch.as_tensor(venv.obs_rms.mean, dtype=torch.float64).clone(),
+            "var": torch.as_tensor(venv.obs_rms.var, dtype=torch.float64).clone(),
+            "eps": torch.tensor(float(venv.epsilon)), "clip": torch.tensor(float(venv.clip_obs))}
 
 
 def weight_grid(n_obj: int, k: int, seed: int) -> np.ndarray:
@@ -56,14 +59,15 @@ class SB3Policy:
 
     def __init__(self, model, obs_stats: dict | None = None):
         self.policy = model.policy.cpu()
-        self.obs_stats = obs_stats  # VecNormalize's observation statistics, frozen: {"mean", "var"}
+        self.obs_stats = obs_stats  # ``obs_norm`` of the VecNormalize it trained behind, or None
 
     @torch.no_grad()
     def __call__(self, obs):
-        x = obs.cpu().numpy()
-        if self.obs_stats is not None:  # as VecNormalize.normalize_obs (epsilon 1e-8, clip 10)
-            x = np.clip((x - self.obs_stats["mean"]) / np.sqrt(self.obs_stats["var"] + 1e-8), -10.0, 10.0)
-        actions, _ = self.policy.predict(x.astype(np.float32), deterministic=True)
+        x = obs.cpu().double()
+        if self.obs_stats is not None:  # as VecNormalize.normalize_obs
+            n = self.obs_stats
+            x = ((x - n["mean"]) / (n["var"] + n["eps"]).sqrt()).clamp(-n["clip"], n["clip"])
+        actions, _ = self.policy.predict(x.float().numpy(), deterministic=True)
         return torch.as_tensor(actions)
 
 
@@ -124,7 +128,7 @@ class LinearPPO(Solver):
         for k, sd in enumerate(trained):
             model = model_for(k, weights[k])
             model.policy.load_state_dict(sd)
-            policies.append(SB3Policy(model, frozen(stats[k]) if self.normalize else None))
+            policies.append(SB3Policy(model, stats[k] or None))
         for k, w in enumerate(weights):
             if k < len(trained):
                 continue
@@ -136,13 +140,11 @@ class LinearPPO(Solver):
                        if clock.budget.seconds is not None else -np.inf)  # no time limit: steps only
             model.learn(total_timesteps=per, callback=Deadline(reserve))
             clock.add(int(model.num_timesteps))
-            rms = model.get_env().obs_rms if self.normalize else None
-            policies.append(SB3Policy(model, frozen({"mean": rms.mean, "var": rms.var}) if rms is not None else None))
+            policies.append(SB3Policy(model, obs_norm(model.get_env()) if self.normalize else None))
             log(clock.steps, float(k + 1))
             if clock.checkpoint is not None:
                 clock.checkpoint.save(clock, {"policies": [p.policy.state_dict() for p in policies],
-                                              "obs_stats": [{key: torch.as_tensor(v) for key, v in p.obs_stats.items()}
-                                                            if p.obs_stats else {} for p in policies]})
+                                              "obs_stats": [p.obs_stats or {} for p in policies]})
         return Outcome(policies=policies, info={"weights": weights[:len(policies)].tolist()})
 
 
