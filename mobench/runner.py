@@ -8,6 +8,11 @@ enforced: the solver sees its deadline through its ``Clock``; a run still solvin
 ``timeout`` is per call and does not stop the worker). Evaluation, done by the engine after
 the solver returns, has its own limit ``EVAL_LIMIT``.
 
+Before the runs start, each distinct problem's reference is computed once (``prepare_reference``,
+in parallel over problems, without ``EVAL_LIMIT``) so that it is cached when the runs' evaluations
+read it: a large test set's reference (e.g. 1,000 CVRP instances at a second each) can take
+longer than one evaluation may, and runs of one problem started together would each compute it.
+
 A run that did not end stored as ``ok`` is made again by the next ``run`` on the same store;
 solvers that checkpoint (``Clock.checkpoint``, a file under ``<store>/checkpoints/``) go on from
 their last checkpoint, with the steps and seconds already spent counted in the budget.
@@ -23,6 +28,7 @@ import socket
 import subprocess
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -247,6 +253,18 @@ def execute(spec: RunSpec, store: str) -> dict:
     return record
 
 
+def prepare_reference(problem: str) -> tuple[str, str | None, float]:
+    """Compute (and so cache) ``problem``'s reference; -> (problem, error or None, seconds). An
+    error is reported, not raised: the problem's runs then record it in their evaluation."""
+    load_all()
+    t0 = time.monotonic()
+    try:
+        make(problem).reference()
+    except Exception as exc:  # noqa: BLE001 - the runs of this problem will store the same error
+        return problem, f"{type(exc).__name__}: {exc}", time.monotonic() - t0
+    return problem, None, time.monotonic() - t0
+
+
 def _backend(backend: str, address: str | None, jobs: int):
     """Return (joblib backend name, cleanup callable)."""
     if backend == "loky":
@@ -298,6 +316,14 @@ def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "l
     records = []
     try:
         with parallel_config(backend=name, n_jobs=jobs):
+            problems = sorted({s.problem for s in todo})
+            refs = Parallel(return_as="list")(delayed(prepare_reference)(p) for p in tqdm(
+                problems, desc="references", disable=not progress or len(problems) < 2, unit="problem"))
+            for problem, error, seconds in refs:
+                if error is not None:
+                    warnings.warn(f"reference of {problem} failed ({error}); its runs will record the error")
+                elif seconds > 60 and progress:
+                    print(f"reference of {problem}: {seconds:.0f} s (cached)")
             tasks = [delayed(execute)(s, store) for s in todo]
             bar = tqdm(total=len(todo), desc="runs", disable=not progress, unit="run")
             try:  # results as they finish, for the progress bar

@@ -35,10 +35,13 @@ register_solver("test-crashy", Crashy)
 
 # A tiny per-instance ("solutions") problem: 0/1 knapsack instances with brute-force optima.
 import itertools  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from mobench import Objective, Problem, Reference, Spec, register  # noqa: E402
+from mobench.registry import Param  # noqa: E402
 from mobench.errors import InvalidSolution  # noqa: E402
 
 ITEMS = [  # (weights, values, capacity)
@@ -93,6 +96,30 @@ class Greedy(Solver):
 
 register("testfam/knapsack-v0", ToyKnapsack)
 register_solver("test-greedy", Greedy)
+
+
+class SlowReferenceKnapsack(ToyKnapsack):
+    """The toy knapsack whose reference takes ``seconds`` to compute and is then cached in the
+    file ``path`` (each computation appends a line to ``path``.log): the runner's test that
+    references are computed once, before the runs, outside the evaluation's time limit."""
+
+    def __init__(self, seconds: float, path: str):
+        super().__init__()
+        if not path:
+            raise ValueError("testfam/slow-reference-v0 needs path=<the reference's cache file>")
+        self.seconds, self.path = seconds, Path(path)
+
+    def reference(self):
+        if not self.path.exists():
+            time.sleep(self.seconds)
+            with open(f"{self.path}.log", "a") as f:
+                f.write("computed\n")
+            self.path.write_text(json.dumps(super().reference().value))
+        return Reference("optimal", value=json.loads(self.path.read_text()), source="brute force, slowly")
+
+
+register("testfam/slow-reference-v0", SlowReferenceKnapsack,
+         params={"seconds": Param(3.0, low=0.0), "path": Param("", doc="the reference's cache file")})
 
 
 from mobench.problem import SimEnv  # noqa: E402

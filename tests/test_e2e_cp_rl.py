@@ -127,3 +127,28 @@ def test_answers_within_a_short_limit_on_a_large_instance(name):
     limit and was killed on 6 of 60 Taillard runs)."""
     rep = check_solver(name, "jobshop/makespan-v0:instance=ta41", seconds=6)
     assert rep.ok, "\n".join(rep.lines)
+
+
+def test_rows_sample_at_their_own_temperature():
+    """Per-row temperatures: greedy rows (temperature 0) all give the greedy episode whatever
+    the other rows sample; a batch at one temperature equals the batch given that temperature
+    for every row (same generator)."""
+    from mobench.solvers.e2e_cp_rl import SHIPPED, sample_schedules
+    policy, _ = load_policy(SHIPPED / "e2e-cp-rl.pt")
+    inst = load_benchmark("la16")
+    greedy, mk_greedy = sample_schedules(policy.eval(), inst, 1, 0.0)
+    mixed, mk_mixed = sample_schedules(policy, inst, 3, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(mixed, greedy)
+    _, mk_hot = sample_schedules(policy, inst, 8, [0.0] + [1.0] * 7)
+    assert mk_hot <= mk_greedy  # the greedy row is in the batch
+    one = sample_schedules(policy, inst, 6, 0.7, generator=torch.Generator().manual_seed(5))
+    rows = sample_schedules(policy, inst, 6, [0.7] * 6, generator=torch.Generator().manual_seed(5))
+    np.testing.assert_array_equal(one[0], rows[0])
+    assert one[1] == rows[1]
+
+
+@pytest.mark.parametrize("bad", ["", "hot", "0.5,-1"])
+def test_bad_temperatures_are_refused(bad):
+    from mobench.registry import make_solver
+    with pytest.raises(ValueError, match="temperatures must be"):
+        make_solver("e2e-cp-rl", temperatures=bad)

@@ -181,6 +181,18 @@ def test_cvrp_verifier_masks_and_baselines():
     assert check_solver("clarke-wright", "routing/cvrp-v0:N=20,count=4").ok
 
 
+def test_pyvrp_reference_is_feasible_where_its_default_penalty_cap_is_too_low():
+    """Instance 554 of the N = 20 CVRP test set: with PyVRP's default penalty cap the search
+    ended overloaded at every time limit (1 + 4 + 16 s), which failed the whole set's
+    reference; the routes must now fit and no better than the capacity allows."""
+    from mobench.problems.routing import _seed
+    from mobench.problems.routing.cvrp import check_routes, pyvrp_routes
+    from mobench.problems.routing.instances import cvrp_test_set
+    inst = cvrp_test_set(20, 1000, _seed(20))[554]
+    routes, fits = check_routes(pyvrp_routes(inst, 0.2), inst)
+    assert fits and len(routes) >= int(np.ceil(inst.demand.sum() / inst.capacity))
+
+
 def test_op_verifier_masks_mip_and_greedy():
     from mobench.problems.routing.op import check_op_tour, op_length
     p = mobench.make("routing/op-v0:N=10,count=4")

@@ -77,6 +77,20 @@ def test_failures_and_timeouts_are_isolated(store, monkeypatch):
     assert int(board.loc[board.solver == "test-crashy", "n_failed"].iloc[0]) == 1
 
 
+def test_references_are_computed_once_before_the_runs(store, tmp_path, monkeypatch):
+    """A reference that takes longer than one evaluation may (3 s against a 2 s limit here, as
+    1,000 CVRP instances at a second each against 900 s) is computed once, before the runs, so
+    that both runs of the problem read it from the cache and score."""
+    import mobench.runner as runner
+    monkeypatch.setattr(runner, "EVAL_LIMIT", 2.0)  # jobs=1: the runs' limits are applied here
+    ref = tmp_path / "ref.json"
+    specs = plan([f"testfam/slow-reference-v0:seconds=3,path={ref}"], ["test-greedy"], 2)
+    recs = run(specs, store, progress=False)
+    assert [r["status"] for r in recs] == ["ok", "ok"], [r.get("error") for r in recs]
+    assert Path(f"{ref}.log").read_text() == "computed\n"
+    assert all(r["summary"]["reference_kind"] == "optimal" for r in recs)
+
+
 def test_solutions_answers_are_verified(store):
     recs = run(plan(["testfam/knapsack-v0"], ["test-greedy", "test-greedy:overfill=True"], 1),
                store, progress=False)
