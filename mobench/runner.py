@@ -253,6 +253,16 @@ def execute(spec: RunSpec, store: str) -> dict:
     return record
 
 
+def _as_finished(tasks):
+    """The tasks' results as they finish (for the progress bars), or in order on backends
+    without generator support (joblib's Ray backend)."""
+    from joblib import Parallel
+    try:
+        return Parallel(return_as="generator_unordered")(tasks)
+    except ValueError:
+        return Parallel(return_as="list")(tasks)
+
+
 def prepare_reference(problem: str) -> tuple[str, str | None, float]:
     """Compute (and so cache) ``problem``'s reference; -> (problem, error or None, seconds). An
     error is reported, not raised: the problem's runs then record it in their evaluation."""
@@ -301,7 +311,7 @@ def _backend(backend: str, address: str | None, jobs: int):
 def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "loky",
         address: str | None = None, jobs: int = 1, progress: bool = True) -> list[dict]:
     """Execute every spec not already stored; returns the records of the runs made now."""
-    from joblib import Parallel, delayed, parallel_config
+    from joblib import delayed, parallel_config
     from tqdm.auto import tqdm
     store = str(store or default_store())
     done = finished_run_ids(store)
@@ -317,20 +327,16 @@ def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "l
     try:
         with parallel_config(backend=name, n_jobs=jobs):
             problems = sorted({s.problem for s in todo})
-            refs = Parallel(return_as="list")(delayed(prepare_reference)(p) for p in tqdm(
-                problems, desc="references", disable=not progress or len(problems) < 2, unit="problem"))
-            for problem, error, seconds in refs:
+            bar = tqdm(total=len(problems), desc="references", disable=not progress, unit="problem")
+            for problem, error, seconds in _as_finished([delayed(prepare_reference)(p) for p in problems]):
+                bar.update()
                 if error is not None:
                     warnings.warn(f"reference of {problem} failed ({error}); its runs will record the error")
                 elif seconds > 60 and progress:
-                    print(f"reference of {problem}: {seconds:.0f} s (cached)")
-            tasks = [delayed(execute)(s, store) for s in todo]
+                    tqdm.write(f"reference of {problem}: {seconds:.0f} s (cached)")
+            bar.close()
             bar = tqdm(total=len(todo), desc="runs", disable=not progress, unit="run")
-            try:  # results as they finish, for the progress bar
-                results = Parallel(return_as="generator_unordered")(tasks)
-            except ValueError:  # backends without generator support (joblib's Ray backend)
-                results = Parallel(return_as="list")(tasks)
-            for rec in results:
+            for rec in _as_finished([delayed(execute)(s, store) for s in todo]):
                 records.append(rec)
                 bar.set_postfix_str(f"{rec['solver']} on {rec['problem'][:40]}: {rec['status']}")
                 bar.update()
