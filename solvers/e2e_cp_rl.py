@@ -19,8 +19,8 @@ the agent imitates with the clipped objective, weighted by the normalised improv
 Inference: one greedy episode, then batches of up to ``samples`` episodes until the run's
 seconds budget ends, the rows of every batch sampled at the temperatures of ``temperatures`` in
 turn (one temperature per row, as the authors' solver spreads a temperature grid over its
-parallel episodes); the best schedule is returned. The episodes of a batch advance together in one ``BatchDispatch`` and one policy
-call per step. A batch is shrunk to what the time left allows at the last batch's seconds per
+parallel episodes); the best schedule is returned. The episodes of a batch advance together
+in one ``BatchDispatch`` and one policy call per step. A batch is shrunk to what the time left allows at the last batch's seconds per
 episode (so large instances still get sampled episodes within a short limit); one still
 running at the deadline is abandoned.
 
@@ -336,7 +336,7 @@ def sample_schedules(policy, instance, samples, temperature, device="cpu", gener
     makespan), or (None, inf) when ``deadline`` (a ``time.monotonic()`` value) passes before
     the batch is complete."""
     from ..problems.jobshop import BatchDispatch
-    temps = torch.as_tensor(np.broadcast_to(np.asarray(temperature, np.float32), (samples,)).copy())
+    temps = torch.as_tensor(temperature, dtype=torch.float32).expand(samples)
     greedy = temps <= 0
     scale = torch.where(greedy, torch.ones_like(temps), temps)[:, None]
     envs = BatchDispatch(instance, copies=samples)
@@ -402,7 +402,6 @@ class E2ECPRL(Solver):
             trainer.train(seconds * self.train_fraction, log=log)
             policy = trainer.policy
         policy.eval()
-        temps = self.temps
         inst = problem.instances()[0]
         deadline = time.monotonic() + budget.seconds_left - 1.0
         gen = torch.Generator().manual_seed(seed)
@@ -416,7 +415,7 @@ class E2ECPRL(Solver):
         i = sampled = 0
         while (size := min(self.samples, int(0.9 * (deadline - time.monotonic()) / per_episode))) >= 1:
             t0 = time.monotonic()
-            row_temps = [temps[(sampled + r) % len(temps)] for r in range(size)]
+            row_temps = [self.temps[(sampled + r) % len(self.temps)] for r in range(size)]
             starts, mk = sample_schedules(policy, inst, size, row_temps, self.device, gen, deadline=deadline)
             per_episode = (time.monotonic() - t0) / size
             i, sampled = i + 1, sampled + (size if starts is not None else 0)

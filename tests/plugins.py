@@ -40,8 +40,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from mobench import Objective, Problem, Reference, Spec, register  # noqa: E402
-from mobench.registry import Param  # noqa: E402
+from mobench import Objective, Param, Problem, Reference, Spec, register  # noqa: E402
 from mobench.errors import InvalidSolution  # noqa: E402
 
 ITEMS = [  # (weights, values, capacity)
