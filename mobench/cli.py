@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import warnings
 
@@ -169,6 +170,9 @@ def main(argv=None) -> int:
     if args.cmd == "run" and args.seeds < 1:
         print("mobench: error: --seeds must be >= 1", file=sys.stderr)
         return 2
+    if args.cmd == "run":
+        # `kill` stops a run like Ctrl-C does: the runner's workers and their runs end with it
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
@@ -176,7 +180,17 @@ def main(argv=None) -> int:
     except MobenchError as exc:
         print(f"mobench: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.cmd != "run":
+            raise
+        print("\nmobench: interrupted; the runs that finished are stored, the same command runs "
+              "the rest", file=sys.stderr)
+        return 130
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

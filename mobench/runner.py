@@ -16,6 +16,11 @@ longer than one evaluation may, and runs of one problem started together would e
 A run that did not end stored as ``ok`` is made again by the next ``run`` on the same store;
 solvers that checkpoint (``Clock.checkpoint``, a file under ``<store>/checkpoints/``) go on from
 their last checkpoint, with the steps and seconds already spent counted in the budget.
+
+Stopping a runner (Ctrl-C, ``kill``, or even ``kill -9``) stops its runs: a worker that finds the
+runner gone kills its run's child and stores nothing, and a run's child exits when the worker
+holding it dies (a "lifeline" pipe whose only writer is that worker). Runs already stored stay;
+the same command resumes the rest (from their checkpoints where solvers keep them).
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import os
 import platform
 import socket
 import subprocess
+import threading
 import time
 import traceback
 import warnings
@@ -43,6 +49,7 @@ TIME_SLACK = 0.10      # fraction of the seconds budget a solver may overrun bef
 TIME_MARGIN = 15.0     # plus this many seconds (process start, imports); $MOBENCH_TIME_MARGIN overrides
 NO_SECONDS_LIMIT = 3600.0  # hard limit for a run whose budget has no seconds
 EVAL_LIMIT = 900.0     # limit on the engine's evaluation of one outcome
+OWNER_POLL = 1.0       # seconds between a worker's checks that its runner still lives
 PACKAGES = ("torch", "numpy", "gymnasium", "mo-gymnasium", "stable-baselines3", "pymoo",
             "moocore", "cvxpy", "pandas", "pyarrow", "joblib")
 
@@ -153,8 +160,39 @@ def checkpoint_path(store: str | Path, spec: RunSpec) -> Path:
     return Path(store) / "checkpoints" / f"{spec.run_id}.pt"
 
 
-def _child(conn, spec: RunSpec, store: str):
+class RunnerGone(RuntimeError):
+    """The runner that dispatched a run exited (was killed): the run is abandoned, not stored."""
+
+
+def _exit_when_cut(lifeline):
+    """In the child: block until the worker's end of the lifeline closes, then exit at once (the
+    worker died without killing this process, e.g. it was itself killed)."""
+    try:
+        lifeline.recv()
+    except (EOFError, OSError):
+        pass
+    os._exit(3)
+
+
+def _wait(conn, seconds: float, owner: int | None) -> bool:
+    """``conn.poll(seconds)``; with ``owner`` (the runner's pid, this worker's parent), checks
+    every ``OWNER_POLL`` s that the parent is still that runner and raises ``RunnerGone`` if not
+    (a dead parent's children are re-parented: ``getppid`` changes, even before it is reaped)."""
+    if owner is None:
+        return conn.poll(seconds)
+    deadline = time.monotonic() + seconds
+    while True:
+        if conn.poll(max(0.0, min(OWNER_POLL, deadline - time.monotonic()))):
+            return True
+        if os.getppid() != owner:
+            raise RunnerGone(f"the runner (pid {owner}) that dispatched this run has exited")
+        if time.monotonic() >= deadline:
+            return False
+
+
+def _child(conn, lifeline, spec: RunSpec, store: str):
     """Runs in the child process: solve, report 'solved', evaluate, report the result."""
+    threading.Thread(target=_exit_when_cut, args=(lifeline,), daemon=True).start()
     import torch
     from .evaluate import evaluate
     torch.set_num_threads(1)
@@ -199,23 +237,30 @@ def _context():
     return _CTX
 
 
-def execute(spec: RunSpec, store: str) -> dict:
-    """Run one spec in a child process with its time limit, store it, return its record."""
+def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
+    """Run one spec in a child process with its time limit, store it, return its record.
+
+    ``owner``: the pid of the runner that dispatched the run. When this worker is that runner's
+    child and the runner exits mid-run, the run's child is killed, nothing is stored and the
+    worker exits."""
     load_all()
+    owner = owner if owner is not None and owner == os.getppid() else None
     ctx = _context()
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, spec, store), daemon=False)
+    lifeline, lifeline_w = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, lifeline, spec, store), daemon=False)
     started = time.monotonic()
     proc.start()
     child.close()
+    lifeline.close()
     status, payload = "failed", {"error": "child process ended without a result", "traceback": ""}
     solve_s = None
     try:
-        if parent.poll(spec.time_limit()):
+        if _wait(parent, spec.time_limit(), owner):
             msg, data = parent.recv()
             if msg == "solved":
                 solve_s = data
-                if parent.poll(EVAL_LIMIT):
+                if _wait(parent, EVAL_LIMIT, owner):
                     status, payload = parent.recv()
                 else:
                     status, payload = "timeout", {"error": f"evaluation exceeded {EVAL_LIMIT:.0f} s"}
@@ -227,11 +272,18 @@ def execute(spec: RunSpec, store: str) -> dict:
     except EOFError:
         proc.join(5)
         payload = {"error": f"child process died (exit code {proc.exitcode})", "traceback": ""}
+    except RunnerGone:
+        # nobody is left to report to: end the run's child, then this worker (an idle orphaned
+        # worker would otherwise hold its memory until its pool's idle timeout)
+        proc.kill()
+        proc.join(10)
+        os._exit(1)
     finally:
         if proc.is_alive():
             proc.kill()
         proc.join(10)
         parent.close()
+        lifeline_w.close()
     record = {"run_id": spec.run_id, "problem": spec.problem, "problem_id": parse_target(spec.problem)[0],
               "solver": spec.solver, "solver_name": parse_target(spec.solver)[0],
               "solver_version": spec.solver_version,
@@ -336,7 +388,7 @@ def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "l
                     tqdm.write(f"reference of {problem}: {seconds:.0f} s (cached)")
             bar.close()
             bar = tqdm(total=len(todo), desc="runs", disable=not progress, unit="run")
-            for rec in _as_finished([delayed(execute)(s, store) for s in todo]):
+            for rec in _as_finished([delayed(execute)(s, store, os.getpid()) for s in todo]):
                 records.append(rec)
                 bar.set_postfix_str(f"{rec['solver']} on {rec['problem'][:40]}: {rec['status']}")
                 bar.update()

@@ -1,12 +1,15 @@
 """Test-only solvers, loaded through $MOBENCH_PLUGINS (so the runner's workers see them too)."""
+import os
 import time
+from pathlib import Path
 
 from mobench import Budget, Outcome, Solver, register_solver
 from mobench.solvers.random_policy import RandomPolicy
 
 
 class Sleepy(Solver):
-    """Ignores its deadline: sleeps `seconds`, then returns a random policy."""
+    """Ignores its deadline: sleeps `seconds`, then returns a random policy. Writes its pid into
+    the folder $MOBENCH_TEST_PID_DIR when that is set (for the tests that stop a runner)."""
     defaults = {"seconds": 30.0}
     default_budget = Budget(seconds=1)
 
@@ -14,6 +17,8 @@ class Sleepy(Solver):
         return None
 
     def solve(self, problem, budget, seed, log):
+        if os.environ.get("MOBENCH_TEST_PID_DIR"):
+            (Path(os.environ["MOBENCH_TEST_PID_DIR"]) / str(os.getpid())).touch()
         time.sleep(self.seconds)
         return RandomPolicy("random").solve(problem, budget, seed, log)
 

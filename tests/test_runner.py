@@ -140,6 +140,43 @@ def test_sigkill_mid_sweep_loses_only_runs_in_flight(tmp_path):
     assert len(after) == 6 and all(after[k] == v for k, v in before.items())
 
 
+def _alive(pid: int) -> bool:
+    psutil = pytest.importorskip("psutil")
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_the_runner_stops_its_runs(tmp_path, sig):
+    """Only the runner process is signalled (not its group): its workers and their solver
+    children must end too, the finished run stays stored and the interrupted one is not stored."""
+    store, pids = tmp_path / "store", tmp_path / "pids"
+    pids.mkdir()
+    cmd = [sys.executable, "-m", "mobench.cli", "run", TARGET, "--solvers",
+           "test-sleepy:seconds=0,test-sleepy:seconds=600", "--budget-seconds", "900", "--jobs", "2",
+           "--store", str(store), "--quiet"]
+    env = dict(os.environ, MOBENCH_TEST_PID_DIR=str(pids))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while (len(list(pids.iterdir())) < 2 or len(iter_files(store)) < 1) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    solver_pids = [int(p.name) for p in pids.iterdir()]
+    assert len(solver_pids) == 2 and len(iter_files(store)) == 1
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130 and "interrupted" in err
+    deadline = time.monotonic() + 30
+    while any(map(_alive, solver_pids)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(map(_alive, solver_pids)), "a solver child outlived its runner"
+    files = iter_files(store)
+    assert len(files) == 1 and read_record(files[0])["solver"] == "test-sleepy:seconds=0"
+
+
 @pytest.mark.cluster
 def test_ray_backend(store, monkeypatch):
     pytest.importorskip("ray")
