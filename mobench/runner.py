@@ -17,9 +17,9 @@ A run that did not end stored as ``ok`` is made again by the next ``run`` on the
 solvers that checkpoint (``Clock.checkpoint``, a file under ``<store>/checkpoints/``) go on from
 their last checkpoint, with the steps and seconds already spent counted in the budget.
 
-Stopping a runner (Ctrl-C, ``kill``, or even ``kill -9``) stops its runs: a worker that finds the
-runner gone kills its run's child and stores nothing, and a run's child exits when the worker
-holding it dies (a "lifeline" pipe whose only writer is that worker). Runs already stored stay;
+Stopping a runner (Ctrl-C, ``kill``, or even ``kill -9``) stops its runs: a worker exits when it
+finds its runner gone, storing nothing, and a run's child exits when the worker holding it dies
+(a "lifeline" pipe whose only writer is that worker). Runs already stored stay;
 the same command resumes the rest (from their checkpoints where solvers keep them).
 """
 from __future__ import annotations
@@ -160,13 +160,9 @@ def checkpoint_path(store: str | Path, spec: RunSpec) -> Path:
     return Path(store) / "checkpoints" / f"{spec.run_id}.pt"
 
 
-class RunnerGone(RuntimeError):
-    """The runner that dispatched a run exited (was killed): the run is abandoned, not stored."""
-
-
 def _exit_when_cut(lifeline):
-    """In the child: block until the worker's end of the lifeline closes, then exit at once (the
-    worker died without killing this process, e.g. it was itself killed)."""
+    """In a run's child: block until the worker's end of the lifeline closes, then exit at once
+    (the worker died without killing this process, e.g. it was itself killed)."""
     try:
         lifeline.recv()
     except (EOFError, OSError):
@@ -174,20 +170,25 @@ def _exit_when_cut(lifeline):
     os._exit(3)
 
 
-def _wait(conn, seconds: float, owner: int | None) -> bool:
-    """``conn.poll(seconds)``; with ``owner`` (the runner's pid, this worker's parent), checks
-    every ``OWNER_POLL`` s that the parent is still that runner and raises ``RunnerGone`` if not
-    (a dead parent's children are re-parented: ``getppid`` changes, even before it is reaped)."""
-    if owner is None:
-        return conn.poll(seconds)
-    deadline = time.monotonic() + seconds
-    while True:
-        if conn.poll(max(0.0, min(OWNER_POLL, deadline - time.monotonic()))):
-            return True
-        if os.getppid() != owner:
-            raise RunnerGone(f"the runner (pid {owner}) that dispatched this run has exited")
-        if time.monotonic() >= deadline:
-            return False
+_WATCHED_OWNER = None
+
+
+def _exit_with_owner(owner: int | None):
+    """In a worker process whose parent is the runner ``owner``: start (once) a thread that ends
+    this worker when that runner is gone, its run's child following through the lifeline. A dead
+    parent's children are re-parented, so ``getppid`` changes even before the parent is reaped.
+    Does nothing elsewhere (in the runner itself, or under Ray or Dask, whose workers have other
+    parents and their own life cycle)."""
+    global _WATCHED_OWNER
+    if owner is None or owner != os.getppid() or _WATCHED_OWNER == owner:
+        return
+    _WATCHED_OWNER = owner
+
+    def watch():
+        while os.getppid() == owner:
+            time.sleep(OWNER_POLL)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _child(conn, lifeline, spec: RunSpec, store: str):
@@ -240,11 +241,10 @@ def _context():
 def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
     """Run one spec in a child process with its time limit, store it, return its record.
 
-    ``owner``: the pid of the runner that dispatched the run. When this worker is that runner's
-    child and the runner exits mid-run, the run's child is killed, nothing is stored and the
-    worker exits."""
+    ``owner``: the pid of the runner that dispatched the run; if it exits mid-run, this worker
+    and the run's child end and nothing is stored (``_exit_with_owner``)."""
+    _exit_with_owner(owner)
     load_all()
-    owner = owner if owner is not None and owner == os.getppid() else None
     ctx = _context()
     parent, child = ctx.Pipe(duplex=False)
     lifeline, lifeline_w = ctx.Pipe(duplex=False)
@@ -256,11 +256,11 @@ def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
     status, payload = "failed", {"error": "child process ended without a result", "traceback": ""}
     solve_s = None
     try:
-        if _wait(parent, spec.time_limit(), owner):
+        if parent.poll(spec.time_limit()):
             msg, data = parent.recv()
             if msg == "solved":
                 solve_s = data
-                if _wait(parent, EVAL_LIMIT, owner):
+                if parent.poll(EVAL_LIMIT):
                     status, payload = parent.recv()
                 else:
                     status, payload = "timeout", {"error": f"evaluation exceeded {EVAL_LIMIT:.0f} s"}
@@ -272,12 +272,6 @@ def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
     except EOFError:
         proc.join(5)
         payload = {"error": f"child process died (exit code {proc.exitcode})", "traceback": ""}
-    except RunnerGone:
-        # nobody is left to report to: end the run's child, then this worker (an idle orphaned
-        # worker would otherwise hold its memory until its pool's idle timeout)
-        proc.kill()
-        proc.join(10)
-        os._exit(1)
     finally:
         if proc.is_alive():
             proc.kill()
@@ -315,9 +309,11 @@ def _as_finished(tasks):
         return Parallel(return_as="list")(tasks)
 
 
-def prepare_reference(problem: str) -> tuple[str, str | None, float]:
+def prepare_reference(problem: str, owner: int | None = None) -> tuple[str, str | None, float]:
     """Compute (and so cache) ``problem``'s reference; -> (problem, error or None, seconds). An
-    error is reported, not raised: the problem's runs then record it in their evaluation."""
+    error is reported, not raised: the problem's runs then record it in their evaluation.
+    ``owner``: as for ``execute``."""
+    _exit_with_owner(owner)
     load_all()
     t0 = time.monotonic()
     try:
@@ -380,7 +376,7 @@ def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "l
         with parallel_config(backend=name, n_jobs=jobs):
             problems = sorted({s.problem for s in todo})
             bar = tqdm(total=len(problems), desc="references", disable=not progress, unit="problem")
-            for problem, error, seconds in _as_finished([delayed(prepare_reference)(p) for p in problems]):
+            for problem, error, seconds in _as_finished([delayed(prepare_reference)(p, os.getpid()) for p in problems]):
                 bar.update()
                 if error is not None:
                     warnings.warn(f"reference of {problem} failed ({error}); its runs will record the error")

@@ -104,8 +104,9 @@ register_solver("test-greedy", Greedy)
 
 class SlowReferenceKnapsack(ToyKnapsack):
     """The toy knapsack whose reference takes ``seconds`` to compute and is then cached in the
-    file ``path`` (each computation appends a line to ``path``.log): the runner's test that
-    references are computed once, before the runs, outside the evaluation's time limit."""
+    file ``path`` (each computation touches ``path``.started when it starts and appends a line to
+    ``path``.log when it ends): the runner's tests that references are computed once, before the
+    runs, outside the evaluation's time limit, and that stopping the runner stops them."""
 
     def __init__(self, seconds: float, path: str):
         super().__init__()
@@ -115,6 +116,7 @@ class SlowReferenceKnapsack(ToyKnapsack):
 
     def reference(self):
         if not self.path.exists():
+            Path(f"{self.path}.started").touch()
             time.sleep(self.seconds)
             with open(f"{self.path}.log", "a") as f:
                 f.write("computed\n")

@@ -140,18 +140,40 @@ def test_sigkill_mid_sweep_loses_only_runs_in_flight(tmp_path):
     assert len(after) == 6 and all(after[k] == v for k, v in before.items())
 
 
-def _alive(pid: int) -> bool:
+def _stop_and_check_everything_ends(proc, sig):
+    """Signal the runner alone (not its process group); every process it started (workers,
+    forkservers, run children) must end within 30 s."""
     psutil = pytest.importorskip("psutil")
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+    started = psutil.Process(proc.pid).children(recursive=True)
+    assert started
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130 and "interrupted" in err, err
+
+    def alive(p):
+        try:
+            return p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+    deadline = time.monotonic() + 30
+    while any(map(alive, started)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [" ".join(p.cmdline())[:100] for p in started if alive(p)]
+    assert not left, f"outlived their runner: {left}"
+
+
+def _wait_for(condition, proc, seconds=180):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    assert condition()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_stopping_the_runner_stops_its_runs(tmp_path, sig):
-    """Only the runner process is signalled (not its group): its workers and their solver
-    children must end too, the finished run stays stored and the interrupted one is not stored."""
+    """The finished run stays stored, the interrupted one is not stored, and nothing goes on."""
     store, pids = tmp_path / "store", tmp_path / "pids"
     pids.mkdir()
     cmd = [sys.executable, "-m", "mobench.cli", "run", TARGET, "--solvers",
@@ -159,22 +181,22 @@ def test_stopping_the_runner_stops_its_runs(tmp_path, sig):
            "--store", str(store), "--quiet"]
     env = dict(os.environ, MOBENCH_TEST_PID_DIR=str(pids))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while (len(list(pids.iterdir())) < 2 or len(iter_files(store)) < 1) and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.2)
-    solver_pids = [int(p.name) for p in pids.iterdir()]
-    assert len(solver_pids) == 2 and len(iter_files(store)) == 1
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
-    if sig == signal.SIGTERM:
-        assert proc.returncode == 130 and "interrupted" in err
-    deadline = time.monotonic() + 30
-    while any(map(_alive, solver_pids)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(map(_alive, solver_pids)), "a solver child outlived its runner"
+    _wait_for(lambda: len(list(pids.iterdir())) == 2 and len(iter_files(store)) == 1, proc)
+    _stop_and_check_everything_ends(proc, sig)
     files = iter_files(store)
     assert len(files) == 1 and read_record(files[0])["solver"] == "test-sleepy:seconds=0"
+
+
+def test_stopping_the_runner_stops_its_reference_computations(tmp_path):
+    refs = [tmp_path / "a.json", tmp_path / "b.json"]
+    cmd = [sys.executable, "-m", "mobench.cli", "run",
+           *[f"testfam/slow-reference-v0:seconds=600,path={r}" for r in refs],
+           "--solvers", "test-greedy", "--jobs", "2", "--store", str(tmp_path / "store"), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: all(Path(f"{r}.started").exists() for r in refs), proc)
+    _stop_and_check_everything_ends(proc, signal.SIGKILL)
+    assert not any(Path(f"{r}.log").exists() for r in refs)
+    assert not iter_files(tmp_path / "store")
 
 
 @pytest.mark.cluster
