@@ -150,6 +150,12 @@ def sub_problems(W, V, S, cap: int, gen: torch.Generator):
     return features(w.float() * scale, v.float(), left.float() * scale), pad, target, left
 
 
+def set_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The imitation loss: mean over rows of -log of the probability of taking any remaining item
+    of the optimal set (``target``)."""
+    return (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~target, -math.inf), 1)).mean()
+
+
 def train(model, W, V, S, cap: int, seconds: float, cfg: dict, seed: int = 0, opt=None, schedule=None,
           max_updates: int | None = None, log=None) -> int:
     """Imitation of the optimal sets (tensors on the model's device; bf16 autocast on a GPU);
@@ -162,8 +168,7 @@ def train(model, W, V, S, cap: int, seconds: float, cfg: dict, seed: int = 0, op
         feats, pad, target, _ = sub_problems(W[rows], V[rows], S[rows], cap, gen)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             logits = model(feats, pad)
-        # -log of the probability of taking any remaining item of the optimal set
-        return (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~target, -math.inf), 1)).mean()
+        return set_loss(logits, target)
     return imitation_updates(model, batch_loss, seconds, cfg, seed, dev, opt, schedule, max_updates, log)
 
 

@@ -22,18 +22,33 @@ def test_sub_problem_tokens_follow_the_tour():
     assert all(torch.equal(sub[i, 1], coords[i, 0]) for i in range(2)) and sub.shape == (2, 5, 2)
 
 
+def _imitation_loss(model, coords: torch.Tensor, tours: torch.Tensor) -> float:
+    """Mean cross-entropy of the next node over every sub-path of ``tours`` (forward): a fixed
+    measure, unlike the loss of one random training batch, which swings with its sub-path size."""
+    model.eval()
+    forward, first = torch.zeros(len(tours), dtype=torch.bool), torch.zeros(len(tours), dtype=torch.long)
+    with torch.no_grad():  # the next node is the first of the rest: target 0
+        loss = np.mean([float(torch.nn.functional.cross_entropy(model(sub_problem(coords, tours, k, forward)), first))
+                        for k in range(tours.shape[1] - 2)])
+    model.train()
+    return loss
+
+
 def test_training_learns_and_decoders_return_tours():
     torch.manual_seed(0)
     n = 10
     coords = tsp_test_set(n, 300, 5)
     tours = np.stack([lkh_tour(TSPInstance("t", c), runs=1) for c in coords])
+    test_np = tsp_test_set(n, 64, 6)
+    test_tours = torch.as_tensor(np.stack([lkh_tour(TSPInstance("t", c), runs=1) for c in test_np]))
+    test = torch.as_tensor(test_np, dtype=torch.float32)
     model = BQModel(d_model=32, heads=4, layers=2, ff=64)
+    before = _imitation_loss(model, test, test_tours)
     losses = []
     train(model, torch.as_tensor(coords, dtype=torch.float32), torch.as_tensor(tours), 300.0, CFG, 0,
           log=lambda u, loss: losses.append(loss), max_updates=800)  # a fixed amount of work
     assert len(losses) == 16
-    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])  # imitation loss falls
-    test = torch.as_tensor(tsp_test_set(n, 64, 6), dtype=torch.float32)
+    assert _imitation_loss(model, test, test_tours) < 0.8 * before  # held-out imitation loss falls
     model.eval()
     greedy, beam = decode(model, test, 1), decode(model, test, 4)
     for t in torch.cat([greedy, beam]).numpy():
@@ -137,15 +152,24 @@ def test_knapsack_sub_problem_targets_are_optimal_for_the_sub_problem():
 
 
 def test_knapsack_training_learns_and_greedy_answers_are_maximal():
-    from mobench.solvers.bq_nco_knapsack import KPModel, decode, train
+    from mobench.solvers.bq_nco_knapsack import KPModel, decode, set_loss, sub_problems, train
     torch.manual_seed(0)
     W, V, S, cap, _ = _pool(60, 400, 5)
+    Wt, Vt, St, _, v = _pool(60, 64, 6)
     model = KPModel(d_model=32, heads=4, layers=2, ff=64)
-    losses = []
+
+    def held_out_loss():  # the imitation loss on fixed sub-problems of the held-out instances
+        gen = torch.Generator().manual_seed(0)
+        model.eval()
+        with torch.no_grad():
+            parts = [sub_problems(Wt, Vt, St, cap, gen) for _ in range(4)]
+            loss = np.mean([float(set_loss(model(f, pad), target)) for f, pad, target, _ in parts])
+        model.train()
+        return loss
+    before, losses = held_out_loss(), []
     train(model, W, V, S, cap, 300.0, {"lr": 2e-3, "batch": 64}, 0, max_updates=400,
           log=lambda u, loss: losses.append(loss))
-    assert len(losses) == 8 and np.mean(losses[-2:]) < 0.7 * np.mean(losses[:2])
-    Wt, Vt, St, _, v = _pool(60, 64, 6)
+    assert len(losses) == 8 and held_out_loss() < 0.7 * before
     taken = decode(model.eval(), Wt, Vt, cap)
     left = cap - (Wt * taken).sum(1)
     assert (left >= 0).all()                                 # feasible, in exact units
