@@ -168,7 +168,9 @@ def _wait_for(condition, proc, seconds=180):
     while not condition() and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
-    assert condition()
+    if not condition():
+        proc.send_signal(signal.SIGTERM)
+        pytest.fail(f"not ready after {seconds} s; the runner said: {proc.communicate(timeout=60)}")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
@@ -177,7 +179,7 @@ def test_stopping_the_runner_stops_its_runs(tmp_path, sig):
     store, pids = tmp_path / "store", tmp_path / "pids"
     pids.mkdir()
     cmd = [sys.executable, "-m", "mobench.cli", "run", TARGET, "--solvers",
-           "test-sleepy:seconds=0,test-sleepy:seconds=600", "--budget-seconds", "900", "--jobs", "2",
+           "test-sleepy:seconds=0,test-sleepy:seconds=600", "--seeds", "1", "--budget-seconds", "900", "--jobs", "2",
            "--store", str(store), "--quiet"]
     env = dict(os.environ, MOBENCH_TEST_PID_DIR=str(pids))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -191,7 +193,7 @@ def test_stopping_the_runner_stops_its_reference_computations(tmp_path):
     refs = [tmp_path / "a.json", tmp_path / "b.json"]
     cmd = [sys.executable, "-m", "mobench.cli", "run",
            *[f"testfam/slow-reference-v0:seconds=600,path={r}" for r in refs],
-           "--solvers", "test-greedy", "--jobs", "2", "--store", str(tmp_path / "store"), "--quiet"]
+           "--solvers", "test-greedy", "--seeds", "1", "--jobs", "2", "--store", str(tmp_path / "store"), "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: all(Path(f"{r}.started").exists() for r in refs), proc)
     _stop_and_check_everything_ends(proc, signal.SIGKILL)
