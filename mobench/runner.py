@@ -19,8 +19,8 @@ their last checkpoint, with the steps and seconds already spent counted in the b
 
 Stopping a runner (Ctrl-C, ``kill``, or even ``kill -9``) stops its runs: a worker exits when it
 finds its runner gone, storing nothing, and a run's child exits when the worker holding it dies
-(a "lifeline" pipe whose only writer is that worker). Runs already stored stay;
-the same command resumes the rest (from their checkpoints where solvers keep them).
+(a "lifeline" pipe whose only writer is that worker). Runs already stored stay; the same
+command resumes the rest (from their checkpoints where solvers keep them).
 """
 from __future__ import annotations
 

@@ -20,9 +20,9 @@ Inference: one greedy episode, then batches of up to ``samples`` episodes until 
 seconds budget ends, the rows of every batch sampled at the temperatures of ``temperatures`` in
 turn (one temperature per row, as the authors' solver spreads a temperature grid over its
 parallel episodes); the best schedule is returned. The episodes of a batch advance together
-in one ``BatchDispatch`` and one policy call per step. A batch is shrunk to what the time left allows at the last batch's seconds per
-episode (so large instances still get sampled episodes within a short limit); one still
-running at the deadline is abandoned.
+in one ``BatchDispatch`` and one policy call per step. A batch is shrunk to what the time left
+allows at the last batch's seconds per episode (so large instances still get sampled episodes
+within a short limit); one still running at the deadline is abandoned.
 
 Checkpoints: ``checkpoint="shipped"`` (the default) loads the policy trained for this variant
 that ships in ``solvers/data/`` (see its README for the command and CPU time that produced
