@@ -1,4 +1,4 @@
-"""Command line: ``mobench list | run | leaderboard | plot | check | new-problem``."""
+"""Command line: ``mobench list | run | leaderboard | rescore | plot | check | new-problem``."""
 from __future__ import annotations
 
 import argparse
@@ -99,6 +99,21 @@ def _cmd_leaderboard(args):
                                .drop(columns=["n_problems"]), "table"))
 
 
+def _cmd_rescore(args):
+    from .rescore import rescore
+    store = args.store or _store()
+    res = rescore(store, args.problems, dry_run=args.dry_run, progress=not args.quiet)
+    if res.empty:
+        print("(no successful runs to re-score)")
+        return
+    cols = [c for c in res.columns if c not in ("run_id", "seed")]
+    print(res[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    counts = res["what"].str.split(":").str[0].value_counts()
+    print(", ".join(f"{n} {w}" for w, n in counts.items()))
+    if counts.get("error", 0):
+        raise SystemExit(1)
+
+
 def _cmd_plot(args):
     from .plots import plot_store
     paths = plot_store(args.store or _store(), args.out)
@@ -148,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store")
     p.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
     p.set_defaults(fn=_cmd_leaderboard)
+
+    p = sub.add_parser("rescore", help="score stored runs again against their problems' current references")
+    p.add_argument("problems", nargs="*", help="problems (with parameters as stored, or an id for all its "
+                                               "parameter sets); none: every run")
+    p.add_argument("--store")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=_cmd_rescore)
 
     p = sub.add_parser("plot", help="figures from the store")
     p.add_argument("--store")

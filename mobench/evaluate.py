@@ -140,9 +140,11 @@ def _pareto_solution_values(problem: Problem, solutions):
     return np.stack(objs), np.stack(costs), np.stack(feas)
 
 
-def _summarise(problem: Problem, objs, costs, feas, ref: Reference) -> dict:
+def summarise(problem: Problem, objs, costs, feas, ref: Reference) -> dict:
+    """The scored numbers of raw per-scenario values against ``ref`` (also what ``mobench rescore``
+    recomputes from a stored run's raw outcome)."""
     spec = problem.spec
-    s: dict = {"reference_kind": ref.kind, "n_answers": int(objs.shape[0])}
+    s: dict = {"reference_kind": ref.kind, "reference_source": ref.source, "n_answers": int(objs.shape[0])}
     thresholds = [c.threshold for c in spec.constraints]
     con_senses = [c.sense for c in spec.constraints]
     if spec.answer in ("pareto-policies", "pareto-solutions"):
@@ -228,4 +230,4 @@ def evaluate(problem: Problem, answer, device: str = "cpu") -> Evaluation:
             raise ValueError(f"{problem.id} expects one policy, got {len(outcome.policies)}")
         objs, costs, feas = _policy_values(problem, outcome.policies, device)
     ref = problem.reference()
-    return Evaluation(objs, costs, feas, _summarise(problem, objs, costs, feas, ref))
+    return Evaluation(objs, costs, feas, summarise(problem, objs, costs, feas, ref))

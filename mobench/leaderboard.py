@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .stats import bootstrap_ci, iqm, normalised_score, stratified_bootstrap
-from .store import records_frame
+from .store import current_files, records_frame
 
 SET_METRICS = ("hv", "igd", "igd_plus", "eum", "sparsity", "cardinality")
 
@@ -44,11 +44,8 @@ def leaderboard(store) -> pd.DataFrame:
     for c in ("budget_steps", "budget_seconds"):
         df[c] = df[c].astype(object).where(df[c].notna(), None)
     df["budget"] = [_budget_text(s, t) for s, t in zip(df["budget_steps"], df["budget_seconds"])]
-    df = newest_solver_versions(df)
-    ok_ids = set(df.loc[df.status == "ok", "run_id"])
-    # a run retried after a failure counts once, by its successful file
-    ok = df[df.status == "ok"].drop_duplicates("run_id", keep="last")
-    failed = df[(df.status != "ok") & ~df.run_id.isin(ok_ids)].drop_duplicates("run_id", keep="last")
+    df = newest_solver_versions(current_files(df))  # a retried or re-scored run counts once
+    ok, failed = df[df.status == "ok"], df[df.status != "ok"]
     rows = []
     keys = ["problem", "solver", "budget"]
     groups = {k: g for k, g in ok.groupby(keys, sort=False)}
@@ -113,7 +110,8 @@ def scores_by_solver(store) -> dict[str, dict[str, np.ndarray]]:
     df = records_frame(store)
     if df.empty or "gap_pct" not in df:
         return {}
-    df = df[(df.status == "ok") & df.gap_pct.notna()].drop_duplicates("run_id", keep="last")
+    df = current_files(df)
+    df = df[(df.status == "ok") & df.gap_pct.notna()]
     feas = df["feasible"] if "feasible" in df else pd.Series(True, index=df.index)
     df = df.assign(score=normalised_score(df.gap_pct.astype(float), feas.fillna(False).astype(bool)))
     out: dict[str, dict[str, np.ndarray]] = {}

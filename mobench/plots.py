@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .leaderboard import leaderboard  # noqa: E402
-from .store import read_raw, records_frame  # noqa: E402
+from .store import current_files, read_raw, records_frame  # noqa: E402
 
 
 def _slug(text: str) -> str:
@@ -125,7 +125,7 @@ def plot_cost_return(df: pd.DataFrame, out: Path) -> list[Path]:
 def plot_store(store, out) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    df = records_frame(store)
+    df = current_files(records_frame(store))
     if df.empty:
         return []
     paths = [plot_gaps(leaderboard(store), out)]

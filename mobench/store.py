@@ -109,6 +109,24 @@ def read_records(store: Path | str, warn: bool = True) -> list[dict]:
     return out
 
 
+def raw_arrays(path: Path | str, objective_names, constraint_names):
+    """A stored run's raw outcome as the engine scored it: -> (objectives [answers, scenarios,
+    n_obj], costs [answers, scenarios, n_con], feasible [answers, scenarios]); the inverse of
+    ``raw_table``."""
+    t = read_raw(path)
+    A, S = int(t["answer"].max()) + 1, int(t["scenario"].max()) + 1
+    a, s = t["answer"].to_numpy(), t["scenario"].to_numpy()
+    objs = np.full((A, S, len(objective_names)), np.nan)
+    costs = np.full((A, S, len(constraint_names)), np.nan)
+    feas = np.zeros((A, S), bool)
+    for j, n in enumerate(objective_names):
+        objs[a, s, j] = t[f"obj:{n}"].to_numpy()
+    for j, n in enumerate(constraint_names):
+        costs[a, s, j] = t[f"cost:{n}"].to_numpy()
+    feas[a, s] = t["feasible"].to_numpy()
+    return objs, costs, feas
+
+
 def finished_run_ids(store: Path | str) -> set[str]:
     """Run ids with a readable successful file (what resume skips)."""
     done = set()
@@ -135,3 +153,14 @@ def records_frame(store: Path | str) -> pd.DataFrame:
         row["curve"] = r.get("curve") or []
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def current_files(df: pd.DataFrame) -> pd.DataFrame:
+    """Of ``records_frame``'s rows, the one file that speaks for each run: its newest successful
+    file (a run re-scored by ``mobench rescore`` has several), else, for a run that never
+    succeeded, its newest failed or timed-out one."""
+    if df.empty:
+        return df
+    ok = df[df.status == "ok"].drop_duplicates("run_id", keep="last")
+    rest = df[(df.status != "ok") & ~df.run_id.isin(ok.run_id)].drop_duplicates("run_id", keep="last")
+    return pd.concat([ok, rest])

@@ -299,3 +299,16 @@ def test_problem_key_leaves_out_unscored_parameters():
     assert (mobench.make("jobshop/makespan-v0:instance=generated,jobs=3").key
             == "jobshop/makespan-v0:instance=generated,jobs=3,machines=10,seed=0")
     assert mobench.make("jobshop/makespan-v0:instance=ta01,reward=dense").params["reward"] == "dense"
+
+
+def test_cpsat_reference_mode_repeats_exactly_under_load(busy_cpu):
+    """The references of files and generated instances stop on CP-SAT's deterministic time
+    with interleaved workers: an unproved answer is the same however busy the machine is (a
+    wall-clock limit gives whatever the machine managed)."""
+    model = JobShopModel(generate(15, 10, seed=4))
+    first = model.solve(0.05, workers=4, seed=0, deterministic=True)
+    with busy_cpu():
+        again = model.solve(0.05, workers=4, seed=0, deterministic=True)
+    assert not first.optimal, "the instance must not be proved at this limit: the test would be vacuous"
+    assert first.objective == again.objective and (first.starts == again.starts).all()
+    assert first.bound == again.bound and first.deterministic_time == again.deterministic_time

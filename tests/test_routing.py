@@ -171,7 +171,7 @@ def test_cvrp_verifier_masks_and_baselines():
         routes, fits = check_routes(sol, p.instances()[i])
         assert fits and routes_length(p.instances()[i], routes) == pytest.approx(float(b.length[i]))
     cw = mobench.make_solver("clarke-wright").solve(p, Clock(Budget(seconds=60)), 0, Log()).solutions
-    ref = np.array(p.reference().value)  # PyVRP, 1 s per instance: optimal or near it at N = 20
+    ref = np.array(p.reference().value)  # PyVRP, 2,000 iterations per instance: optimal or near it at N = 20
     for i in range(4):
         (cw_len,), _, ok = p.verify(i, cw[i])
         (rnd_len,), _, _ = p.verify(i, rnd[i])
@@ -189,8 +189,29 @@ def test_pyvrp_reference_is_feasible_where_its_default_penalty_cap_is_too_low():
     from mobench.problems.routing.cvrp import check_routes, pyvrp_routes
     from mobench.problems.routing.instances import cvrp_test_set
     inst = cvrp_test_set(20, 1000, _seed(20))[554]
-    routes, fits = check_routes(pyvrp_routes(inst, 0.2), inst)
+    routes, fits = check_routes(pyvrp_routes(inst, iterations=500), inst)
     assert fits and len(routes) >= int(np.ceil(inst.demand.sum() / inst.capacity))
+
+
+def test_pyvrp_references_are_bounded_by_iterations_and_repeat_exactly(busy_cpu):
+    """A reference must not depend on the machine or its load: PyVRP runs a fixed number of
+    iterations from a fixed seed, so two runs give the same routes and tours even while another
+    process competes for the CPU (a time limit gave 0.3% shorter CVRP N = 50 references on an
+    idle machine than on a busy one)."""
+    from mobench.problems.routing.cvrp import PyVRPBudget, pyvrp_routes
+    from mobench.problems.routing.op import pyvrp_op
+    cvrp = mobench.make("routing/cvrp-v0:N=50,count=1").instances()[0]
+    op = mobench.make("routing/op-v0:N=50,count=1").instances()[0]
+    first = pyvrp_routes(cvrp, iterations=300), pyvrp_op(op, iterations=300)
+    with busy_cpu():
+        again = pyvrp_routes(cvrp, iterations=300), pyvrp_op(op, iterations=300)
+    assert first == again
+    assert pyvrp_routes(cvrp, iterations=3000) != first[0]  # the count matters: the search is not done at 300
+    src = mobench.make("routing/cvrp-v0:N=20,count=1").reference().source
+    assert "2000 iterations per instance, seed 0" in src
+    for bad in ({}, {"seconds": 1.0, "iterations": 10}):
+        with pytest.raises(ValueError, match="either seconds or iterations"):
+            PyVRPBudget(**bad)
 
 
 def test_op_verifier_masks_mip_and_greedy():

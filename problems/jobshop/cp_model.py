@@ -21,6 +21,7 @@ class CPResult:
     optimal: bool
     status: str
     wall_seconds: float
+    deterministic_time: float = 0.0  # CP-SAT's measure of work done, the same on any machine
 
 
 class JobShopModel:
@@ -51,10 +52,14 @@ class JobShopModel:
 
     def solve(self, seconds: float, objective: str = "makespan", hint: np.ndarray | None = None,
               makespan_cap: int | None = None, workers: int | None = None, seed: int = 0,
-              fixed_prefix: dict | None = None, flowtime_cap: int | None = None) -> CPResult:
+              fixed_prefix: dict | None = None, flowtime_cap: int | None = None,
+              deterministic: bool = False) -> CPResult:
         """``objective``: "makespan" or "flowtime"; ``makespan_cap``: add makespan <= cap
         (the epsilon constraint); ``hint``: a start-time matrix to warm-start from;
-        ``fixed_prefix``: {(j, k): start} operations fixed to these starts."""
+        ``fixed_prefix``: {(j, k): start} operations fixed to these starts; ``deterministic``:
+        ``seconds`` is CP-SAT's deterministic time and the workers' searches are interleaved
+        (``interleave_search``), so the answer is the same on any machine under any load (what
+        a reference needs; a solver's budget stays wall-clock time)."""
         md = self.model.Clone()
         if makespan_cap is not None:
             md.Add(self.makespan <= int(makespan_cap))
@@ -69,7 +74,11 @@ class JobShopModel:
                 for k, s in enumerate(row):
                     md.AddHint(self.start[j][k], int(s))
         solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = float(seconds)
+        if deterministic:
+            solver.parameters.max_deterministic_time = float(seconds)
+            solver.parameters.interleave_search = True
+        else:
+            solver.parameters.max_time_in_seconds = float(seconds)
         solver.parameters.num_workers = int(workers or max(1, os.cpu_count() or 1))
         solver.parameters.random_seed = int(seed) % (2**31 - 1)
         status = solver.Solve(md)
@@ -78,9 +87,9 @@ class JobShopModel:
             J, K = self.inst.durations.shape
             starts = np.array([[solver.Value(self.start[j][k]) for k in range(K)] for j in range(J)])
             return CPResult(starts, solver.ObjectiveValue(), solver.BestObjectiveBound(),
-                            status == cp_model.OPTIMAL, name, solver.WallTime())
+                            status == cp_model.OPTIMAL, name, solver.WallTime(), solver.deterministic_time)
         return CPResult(None, None, solver.BestObjectiveBound() if status != cp_model.INFEASIBLE else None,
-                        False, name, solver.WallTime())
+                        False, name, solver.WallTime(), solver.deterministic_time)
 
 
 @dataclass
@@ -92,24 +101,30 @@ class FrontPoint:
 
 
 def epsilon_constraint_front(model: JobShopModel, seconds_per_solve: float, deadline_seconds: float,
-                             workers: int | None = None, seed: int = 0) -> tuple[list[FrontPoint], bool]:
+                             workers: int | None = None, seed: int = 0,
+                             deterministic: bool = False) -> tuple[list[FrontPoint], bool]:
     """The (makespan, total flow time) Pareto front by the epsilon-constraint method: from
     the flow-time end, minimise flow time subject to makespan <= eps, then minimise makespan
     subject to that flow time (so no point is weakly dominated), and lower eps below the
     point's makespan, until the cap is infeasible. -> (points, complete): ``complete`` when the
-    last cap was proved infeasible and every point proved."""
+    last cap was proved infeasible and every point proved. ``deterministic``: both limits are
+    CP-SAT's deterministic time (see ``JobShopModel.solve``): the same front on any machine."""
     import time
-    t0, pts, eps = time.monotonic(), [], None
+    t0, pts, eps, work = time.monotonic(), [], None, 0.0
+    spent = (lambda: work) if deterministic else (lambda: time.monotonic() - t0)
     while True:
-        left = deadline_seconds - (time.monotonic() - t0)
+        left = deadline_seconds - spent()
         if left <= 0:
             return pts, False
-        a = model.solve(min(seconds_per_solve, left), "flowtime", makespan_cap=eps, workers=workers, seed=seed)
+        a = model.solve(min(seconds_per_solve, left), "flowtime", makespan_cap=eps, workers=workers, seed=seed,
+                        deterministic=deterministic)
+        work += a.deterministic_time
         if a.starts is None:
             return pts, a.status == "INFEASIBLE" and all(p.proved for p in pts)
-        left = deadline_seconds - (time.monotonic() - t0)
+        left = deadline_seconds - spent()
         b = model.solve(max(0.1, min(seconds_per_solve, left)), "makespan", flowtime_cap=int(a.objective),
-                        hint=a.starts, workers=workers, seed=seed)
+                        hint=a.starts, workers=workers, seed=seed, deterministic=deterministic)
+        work += b.deterministic_time
         best = b if b.starts is not None else a
         mk, ft = makespan(model.inst, best.starts), total_flow_time(model.inst, best.starts)
         pts.append(FrontPoint(best.starts, mk, ft, a.optimal and b.optimal))

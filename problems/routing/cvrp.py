@@ -9,6 +9,8 @@ which 0 marks a return to the depot.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -148,9 +150,12 @@ class CVRPEnv(OneInstanceView):
                 "action_mask": b.mask()[0].numpy().astype(np.int8)}
 
 
-def pyvrp_routes(instance: CVRPInstance, seconds: float, seed: int = 0) -> list[list[int]]:
+def pyvrp_routes(instance: CVRPInstance, seconds: float | None = None, seed: int = 0,
+                 iterations: int | None = None) -> list[list[int]]:
     """PyVRP (Wouda, Lan, Kool 2024; version 0.14 runs an iterated local search, earlier ones
-    hybrid genetic search) within ``seconds``; distances in units of 1e-6 (PyVRP takes integers)."""
+    hybrid genetic search) within ``seconds`` or ``iterations`` (exactly one: an iteration
+    budget gives the same routes on any machine under any load, a time budget does not);
+    distances in units of 1e-6 (PyVRP takes integers)."""
     from pyvrp import Model
     xy, n = instance.coords, instance.n
     m = Model()
@@ -163,8 +168,9 @@ def pyvrp_routes(instance: CVRPInstance, seconds: float, seed: int = 0) -> list[
     for i, a in enumerate(locs):
         for j, b in enumerate(locs):
             m.add_edge(a, b, distance=int(d[i, j]))
+    budget = PyVRPBudget(seconds, iterations)
     try:
-        res = solve_feasible(m, seconds, seed, factors=(1,))
+        res = solve_feasible(m, budget, seed, factors=(1,))
     except RuntimeError:
         # PyVRP caps its penalty per unit of excess load (max_penalty, 1e5 by default) while the
         # distances are in units of 1e-6, so on some instances an overloaded route saves more
@@ -172,22 +178,44 @@ def pyvrp_routes(instance: CVRPInstance, seconds: float, seed: int = 0) -> list[
         # N = 20 test set's reference failed so, after 1 + 4 + 16 s on one instance; instances
         # 554 and 727 are still overloaded at 4 s); with the cap raised they fit within 0.1 s.
         from pyvrp import PenaltyParams, SolveParams
-        res = solve_feasible(m, seconds, seed, SolveParams(penalty=PenaltyParams(max_penalty=1e12)))
+        res = solve_feasible(m, budget, seed, SolveParams(penalty=PenaltyParams(max_penalty=1e12)))
     return [[a.idx + 1 for a in route if a.is_client()] for route in res.best.routes()]  # client idx is 0-based
 
 
-def solve_feasible(model, seconds: float, seed: int = 0, params=None, factors=(1, 4, 16)):
-    """``model.solve`` (a pyvrp Model) within ``seconds``, again with 4x and 16x the time (``factors``) when
-    the best solution found is infeasible: a wall-clock limit on a busy machine can end the
-    search before its penalties have driven it to a feasible solution (seen at N = 50, 1 s,
-    three processes on two cores). -> PyVRP's result; RuntimeError when still infeasible."""
+@dataclass(frozen=True)
+class PyVRPBudget:
+    """How long one PyVRP search runs: wall-clock ``seconds`` (training data, where speed
+    matters more than repeatability) or ``iterations`` (references: the same answer anywhere)."""
+    seconds: float | None = None
+    iterations: int | None = None
+
+    def __post_init__(self):
+        if (self.seconds is None) == (self.iterations is None):
+            raise ValueError("give PyVRP either seconds or iterations, not both or neither")
+
+    def scaled(self, factor: float):
+        """PyVRP's stopping criterion for ``factor`` times this budget."""
+        from pyvrp.stop import MaxIterations, MaxRuntime
+        if self.iterations is not None:
+            return MaxIterations(int(round(factor * self.iterations)))
+        return MaxRuntime(factor * self.seconds)
+
+    def __str__(self) -> str:
+        return f"{self.iterations} iterations" if self.iterations is not None else f"{self.seconds:g} s"
+
+
+def solve_feasible(model, budget: PyVRPBudget, seed: int = 0, params=None, factors=(1, 4, 16)):
+    """``model.solve`` (a pyvrp Model) within ``budget``, again with 4x and 16x that budget
+    (``factors``) when the best solution found is infeasible: a wall-clock limit on a busy
+    machine can end the search before its penalties have driven it to a feasible solution (seen
+    at N = 50, 1 s, three processes on two cores). -> PyVRP's result; RuntimeError when still
+    infeasible."""
     import warnings
-    from pyvrp.stop import MaxRuntime
-    for limit in (f * seconds for f in factors):
+    for f in factors:
         with warnings.catch_warnings():  # its penalty-bound warning is advice, not an error
             warnings.simplefilter("ignore")
-            res = model.solve(stop=MaxRuntime(limit), display=False, seed=seed,
+            res = model.solve(stop=budget.scaled(f), display=False, seed=seed,
                               **({} if params is None else {"params": params}))
         if res.is_feasible():
             return res
-    raise RuntimeError(f"PyVRP found no feasible solution within {sum(factors) * seconds:g} s")
+    raise RuntimeError(f"PyVRP found no feasible solution within {sum(factors)} x {budget}")
