@@ -3,6 +3,7 @@ every per-instance solution, and computes objectives, constraint measures, regre
 metrics. Solvers never score themselves; users score their own answers with ``evaluate``."""
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 
@@ -140,11 +141,21 @@ def _pareto_solution_values(problem: Problem, solutions):
     return np.stack(objs), np.stack(costs), np.stack(feas)
 
 
+def reference_digest(ref: Reference) -> str:
+    """A short fingerprint of what a reference says (kind, values, front, bounds): two runs
+    with the same digest were scored against the same numbers."""
+    h = hashlib.sha256(ref.kind.encode())
+    for x in (ref.value, ref.front, ref.lower, ref.upper):
+        h.update(b"|" + np.asarray(np.nan if x is None else x, float).tobytes())
+    return h.hexdigest()[:16]
+
+
 def summarise(problem: Problem, objs, costs, feas, ref: Reference) -> dict:
     """The scored numbers of raw per-scenario values against ``ref`` (also what ``mobench rescore``
     recomputes from a stored run's raw outcome)."""
     spec = problem.spec
-    s: dict = {"reference_kind": ref.kind, "reference_source": ref.source, "n_answers": int(objs.shape[0])}
+    s: dict = {"reference_kind": ref.kind, "reference_source": ref.source, "reference_digest": reference_digest(ref),
+               "n_answers": int(objs.shape[0])}
     thresholds = [c.threshold for c in spec.constraints]
     con_senses = [c.sense for c in spec.constraints]
     if spec.answer in ("pareto-policies", "pareto-solutions"):

@@ -37,6 +37,20 @@ def newest_solver_versions(df: pd.DataFrame) -> pd.DataFrame:
     return df[~stale]
 
 
+def warn_mixed_references(df: pd.DataFrame) -> None:
+    """Warn about problems whose successful runs were scored against different references
+    (a reference computed again in another version, a run stored before summaries named their
+    reference): their gaps do not compare; ``mobench rescore`` scores them all again."""
+    if "reference_digest" not in df:
+        return
+    ok = df[df.status == "ok"]
+    mixed = [p for p, g in ok.groupby("problem") if g.reference_digest.nunique(dropna=False) > 1]
+    if mixed:
+        warnings.warn(f"runs of {', '.join(sorted(mixed))} were scored against different references; "
+                      f"`mobench rescore {' '.join(sorted(mixed))}` scores them against the current one",
+                      stacklevel=3)
+
+
 def leaderboard(store) -> pd.DataFrame:
     df = records_frame(store)
     if df.empty:
@@ -45,6 +59,7 @@ def leaderboard(store) -> pd.DataFrame:
         df[c] = df[c].astype(object).where(df[c].notna(), None)
     df["budget"] = [_budget_text(s, t) for s, t in zip(df["budget_steps"], df["budget_seconds"])]
     df = newest_solver_versions(current_files(df))  # a retried or re-scored run counts once
+    warn_mixed_references(df)
     ok, failed = df[df.status == "ok"], df[df.status != "ok"]
     rows = []
     keys = ["problem", "solver", "budget"]

@@ -38,13 +38,13 @@ def _same(a, b) -> bool:
 
 
 def changes(old: dict, new: dict) -> dict:
-    """{key: [old, new]} for the summary entries that differ (a ``reference_source`` that the
-    old summary lacks, as runs scored before it was recorded do, is not a change by itself)."""
+    """{key: [old, new]} for the summary entries that differ. A run scored before summaries
+    named their reference (before 2026-11-29) lacks ``reference_digest``: that is a change,
+    so that re-scoring labels it once and the leaderboard can compare its reference with the
+    other runs'."""
     out = {}
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k), new.get(k)
-        if k == "reference_source" and a is None:
-            continue
         a = float("nan") if a is None and isinstance(b, float) else a  # the store writes NaN as null
         if not _same(a, b):
             out[k] = [a, b]
