@@ -44,7 +44,7 @@ def resolve_instance(name: str, jobs: int = 10, machines: int = 10, seed: int = 
 
 def cp_reference(instance: Instance, work: float = REFERENCE_WORK) -> dict:
     """CP-SAT's makespan and bound for an instance without a published value, computed once
-    and cached under $MOBENCH_CACHE/jobshop, keyed by the instance's content."""
+    and cached under $MOBENCH_CACHE/jobshop, keyed by the instance's content and ``work``."""
     digest = hashlib.sha256(instance.durations.tobytes() + instance.machines.tobytes()).hexdigest()[:16]
 
     def compute():
