@@ -329,7 +329,7 @@ def test_op_pyvrp_reference_matches_the_proved_mip_and_fits_the_budget():
     from mobench.problems.routing.op import check_op_tour, op_mip, pyvrp_op
     p = mobench.make("routing/op-v0:N=10,count=4")
     for inst in p.instances():
-        prize, _, proved = op_mip(inst, 60)
+        prize, _, proved = op_mip(inst)
         tour = pyvrp_op(inst, iterations=2000)  # the reference's count
         nodes, fits = check_op_tour(tour, inst)
         assert proved and fits and abs(float(inst.prize[nodes].sum()) - prize) < 1e-9

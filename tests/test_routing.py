@@ -214,6 +214,22 @@ def test_pyvrp_references_are_bounded_by_iterations_and_repeat_exactly(busy_cpu)
             PyVRPBudget(**bad)
 
 
+def test_op_mip_is_bounded_by_nodes_and_repeats_exactly(busy_cpu):
+    """The MIP reference stops on branch-and-bound nodes, not time: cut short, it reports the
+    instance unproved and gives the same incumbent under load; given the reference's node limit
+    it proves the instance, and the reference names that limit."""
+    from mobench.problems.routing import OP_MIP_NODES
+    from mobench.problems.routing.op import op_mip
+    p = mobench.make("routing/op-v0:N=10,count=4")
+    inst = p.instances()[0]
+    cut = op_mip(inst, max_nodes=5)
+    with busy_cpu():
+        again = op_mip(inst, max_nodes=5)
+    full = op_mip(inst)
+    assert not cut[2] and cut == again
+    assert full[2] and full[0] >= cut[0]
+    assert f"at most {OP_MIP_NODES} nodes" in p.reference().source
+
 def test_op_verifier_masks_mip_and_greedy():
     from mobench.problems.routing.op import check_op_tour, op_length
     p = mobench.make("routing/op-v0:N=10,count=4")
