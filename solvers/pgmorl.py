@@ -58,7 +58,7 @@ DEFAULTS = {
     "eval_episodes": 1,
     "n_envs": 4,
     "n_steps": 128,
-    "epochs": 4,
+    "epochs": 10,             # PPO epochs per rollout (PGMORL's --ppo-epoch default; 4 before version 5)
     "minibatches": 4,
     "lr": 3e-4,
     "gamma": 0.99,
@@ -148,7 +148,8 @@ class PGMORL(Solver):
     # 2: weighted PPO standardises the scalarised advantage w . A (see c-morl version 3)
     # 3: observations and rewards normalised by running statistics (``norm_obs``, ``norm_reward``)
     # 4: ``norm_obs`` off by default, as c-morl's (version 6)
-    version = 4
+    # 5: 10 PPO epochs per rollout (the authors' --ppo-epoch default), as c-morl (version 7)
+    version = 5
     defaults = DEFAULTS
     default_budget = Budget(steps=300_000, seconds=1800)
     description = "PGMORL: weighted PPO tasks chosen by predicted HV + sparsity gain, performance buffers"
