@@ -230,6 +230,7 @@ def test_op_mip_is_bounded_by_nodes_and_repeats_exactly(busy_cpu):
     assert full[2] and full[0] >= cut[0]
     assert f"at most {OP_MIP_NODES} nodes" in p.reference().source
 
+
 def test_op_verifier_masks_mip_and_greedy():
     from mobench.problems.routing.op import check_op_tour, op_length
     p = mobench.make("routing/op-v0:N=10,count=4")
