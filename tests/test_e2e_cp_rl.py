@@ -68,6 +68,48 @@ def test_training_is_resumable_and_deterministic(tmp_path, cp):
     assert sd["cp"] is cp and sd["iteration"] == 2
 
 
+def test_fine_tuning_starts_from_an_exported_policy_and_keeps_its_record(tmp_path):
+    """``init_from`` (the training CLI's --init): the weights are the exported policy's, the
+    optimiser is fresh, the export of the fine-tuned policy lists what it started from, and a
+    policy of another architecture is refused with a message naming the mismatch."""
+    from mobench.solvers.e2e_cp_rl import export_policy
+    torch.set_num_threads(1)
+    a = Trainer(TINY, True, seed=1)
+    a.update(a.rollout(), a.imitation_data())
+    a.iteration, a.seconds = 1, 12.5
+    save(a, tmp_path / "a-ck.pt")
+    export_policy(tmp_path / "a-ck.pt", tmp_path / "a.pt")
+    b = Trainer(dict(TINY, train_jobs=5, train_machines=4), False, seed=2)
+    b.init_from(tmp_path / "a.pt")
+    for p, q in zip(a.policy.parameters(), b.policy.parameters()):
+        assert torch.equal(p, q)
+    assert not b.opt.state and b.iteration == 0
+    b.update(b.rollout(), None)
+    b.iteration = 1
+    save(b, tmp_path / "b-ck.pt")
+    small = export_policy(tmp_path / "b-ck.pt", tmp_path / "b.pt")
+    assert small["lineage"] == [{"file": "a.pt", "cp": True, "iteration": 1, "episodes": a.episodes,
+                                 "seconds": 12.5, "train_jobs": 4, "train_machines": 3}]
+    assert small["cfg"]["train_jobs"] == 5 and small["cp"] is False
+    with pytest.raises(ValueError, match="d_model=16, this training has d_model=32"):
+        Trainer(dict(TINY, d_model=32), True, seed=3).init_from(tmp_path / "a.pt")
+
+
+def test_reusing_unchanged_job_embeddings_samples_the_same_episodes():
+    """Sampling re-encodes only the job windows that changed since the last step; the
+    episodes are those of re-encoding every window at every step (same generator draws)."""
+    from mobench.solvers.e2e_cp_rl import SHIPPED, sample_schedules
+    torch.set_num_threads(1)
+    policy, _ = load_policy(SHIPPED / "e2e-cp-rl.pt")
+    policy.eval()
+    for name in ("ft10", "la21"):
+        inst = load_benchmark(name)
+        temps = [0.0, 0.25, 0.5, 1.0] * 2
+        a = sample_schedules(policy, inst, 8, temps, generator=torch.Generator().manual_seed(3), reuse=False)
+        b = sample_schedules(policy, inst, 8, temps, generator=torch.Generator().manual_seed(3))
+        assert a[1] == b[1] and np.array_equal(a[0], b[0]) and violations(inst, b[0]) == []
+
+
 def test_ppo_learns_on_small_instances():
     """60 PPO iterations on generated 6x6 instances (about 400 episodes): the makespan over
     the initial lower bound falls by more than 10% from the first 50 episodes to the last 50
