@@ -98,11 +98,9 @@ class DispatchPolicy(nn.Module):
         if jobs is None:
             B, J, W, F = ops.shape
             jobs = self.encode_windows(ops.reshape(B * J, W, F)).reshape(B, J, -1)
-        h = jobs
-        J = h.shape[1]
-        allowed = shared | torch.eye(J, dtype=torch.bool, device=h.device)
+        allowed = shared | torch.eye(jobs.shape[1], dtype=torch.bool, device=jobs.device)
         attn_mask = (~allowed).repeat_interleave(self.heads, dim=0)  # True = not attended
-        h = self.jobs(h, src_mask=attn_mask)
+        h = self.jobs(jobs, src_mask=attn_mask)
         pooled = h.mean(1)
         logits = torch.cat([self.job_logit(h).squeeze(-1), self.noop_logit(pooled)], dim=1)
         return logits.masked_fill(~mask, -1e9), self.value(pooled).squeeze(-1)
