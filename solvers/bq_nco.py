@@ -424,6 +424,8 @@ class TrainingRun:
         ap.add_argument("--data", required=True, help=".npz of training instances and references (made when absent)")
         ap.add_argument("--workers", type=int, default=1)
         ap.add_argument("--out", required=True, help="training checkpoint (resumed when it exists)")
+        ap.add_argument("--init", help="start from this exported model (fine-tuning, e.g. at another size; its "
+                        "architecture wins; ignored when --out is resumed)")
         ap.add_argument("--seconds", type=float, default=seconds, help="training seconds (cumulative over resumes)")
         ap.add_argument("--batch", type=int, default=defaults["batch"])
         ap.add_argument("--lr", type=float, default=defaults["lr"])
@@ -445,10 +447,17 @@ class TrainingRun:
 
     def start(self, make_model, cfg: dict):
         """-> (model, optimiser) on ``--device``, restored from ``--out`` when it exists (its
-        configuration wins over the command line's)."""
+        configuration wins over the command line's), else started from ``--init``'s weights when
+        given (its architecture wins; fresh optimiser, counters from zero, and its training record
+        joins ``lineage`` so the export says what the model was trained on in all)."""
         a, self.dev = self.a, torch.device(self.a.device)
         self.state = {"updates": 0, "seconds": 0.0, "samples": 0}
+        self.lineage = []  # the exported models this training started from, oldest first
         blob = torch.load(a.out, map_location=self.dev, weights_only=True) if Path(a.out).exists() else None
+        init = None
+        if blob is None and a.init:
+            init = torch.load(a.init, map_location=self.dev, weights_only=True)
+            cfg = {**cfg, **{k: init["cfg"][k] for k in ARCH}}
         self.cfg = {**cfg, **(blob["cfg"] if blob else {})}
         self.model = make_model(**{k: self.cfg[k] for k in ARCH}).to(self.dev)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg["lr"])
@@ -456,7 +465,17 @@ class TrainingRun:
             self.model.load_state_dict(blob["model"])
             self.opt.load_state_dict(blob["opt"])
             self.state = blob["state"]
+            self.lineage = list(blob.get("lineage", []))
             print(f"resumed {a.out}: {self.state['updates']} updates, {self.state['seconds']:.0f} s", flush=True)
+        elif init is not None:
+            try:
+                self.model.load_state_dict({k: v.float() for k, v in init["model"].items()})
+            except RuntimeError as e:
+                raise ValueError(f"--init {a.init} is not a model of this trainer ({self.module}): "
+                                 f"{str(e).splitlines()[0]}") from None
+            self.lineage = list(init.get("lineage", [])) + [
+                {"file": Path(a.init).name, **init.get("state", {}), **init.get("train", {})}]
+            print(f"starting from {a.init}: {self.lineage[-1]}", flush=True)
         return self.model, self.opt
 
     def cosine(self, elapsed: float) -> float:
@@ -480,7 +499,7 @@ class TrainingRun:
         sd = {k: (v.half() if export else v).cpu() for k, v in self.model.state_dict().items()}
         blob = {"model": sd, "cfg": {k: self.cfg[k] for k in self.cfg if k in ("lr", "batch", "augment", *ARCH)},
                 "state": self.state, "train": {"n": self.a.n, "instances": self.n_instances, "device": str(self.dev),
-                                               "command": self.command}}
+                                               "command": self.command}, "lineage": self.lineage}
         if not export:
             blob["opt"] = self.opt.state_dict()
         tmp = Path(path).with_suffix(".tmp")

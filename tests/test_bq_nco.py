@@ -443,3 +443,27 @@ def test_shipped_op_checkpoint_gap():
     out = mobench.make_solver("bq-nco").solve(problem, Budget(seconds=120), 0, None)
     assert out.info["policy"].startswith("bq-nco-op.pt (trained at N=50")
     assert evaluate(problem, out.solutions).summary["gap_pct"] < 12.0
+
+
+def test_fine_tuning_starts_from_an_exported_model_and_keeps_its_record(tmp_path):
+    from mobench.solvers import bq_nco, bq_nco_knapsack
+    small = ["--d-model", "16", "--heads", "2", "--layers", "1", "--ff", "32", "--device", "cpu", "--batch", "8"]
+    data = ["--n", "8", "--instances", "12", "--data", str(tmp_path / "tsp8.npz")]
+    bq_nco.main([*data, *small, "--out", str(tmp_path / "a.ck"), "--seconds", "0.5", "--export", str(tmp_path / "a.pt")])
+    a = torch.load(tmp_path / "a.pt", weights_only=True)
+    # --seconds 0: the export is the starting point; the export's architecture wins over the command line's
+    bq_nco.main([*data, "--d-model", "32", "--device", "cpu", "--init", str(tmp_path / "a.pt"),
+                 "--out", str(tmp_path / "b.ck"), "--seconds", "0", "--export", str(tmp_path / "b.pt")])
+    b = torch.load(tmp_path / "b.pt", weights_only=True)
+    assert b["cfg"]["d_model"] == 16 and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert b["state"]["updates"] == 0 and b["lineage"] == [
+        {"file": "a.pt", **a["state"], **a["train"]}] and a["lineage"] == []
+    # resuming the fine-tuning keeps the record; training moves the weights
+    bq_nco.main([*data, "--device", "cpu", "--init", str(tmp_path / "a.pt"), "--out", str(tmp_path / "b.ck"),
+                 "--seconds", "0.5", "--export", str(tmp_path / "c.pt")])
+    c = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert c["lineage"] == b["lineage"] and c["state"]["updates"] > 0
+    assert not all(torch.equal(a["model"][k], c["model"][k]) for k in a["model"])
+    with pytest.raises(ValueError, match="is not a model of this trainer"):  # a TSP model into the knapsack trainer
+        bq_nco_knapsack.main(["--n", "8", "--instances", "4", "--data", str(tmp_path / "kp.npz"), "--device", "cpu",
+                              "--init", str(tmp_path / "a.pt"), "--out", str(tmp_path / "k.ck"), "--seconds", "0"])
