@@ -168,3 +168,18 @@ def test_linear_ppo_resume_keeps_the_observation_statistics(tmp_path):
     again = mobench.make_solver(solver).solve(problem, clock2, 5, Log(clock2))
     for a, b in zip(first.policies, again.policies):
         assert torch.equal(a.obs_stats["mean"], b.obs_stats["mean"]) and torch.equal(a.obs_stats["var"], b.obs_stats["var"])
+
+
+def test_linear_ppo_repeats_exactly_under_a_seed():
+    """Same seed, same trained networks (the runner's stored rows repeat to the last digit);
+    another seed, other networks."""
+    problem = mobench.make("mogym/deep-sea-treasure-v0")
+    solver = "linear-ppo:n_weights=2,n_steps=64"
+
+    def weights(seed):
+        clock = Clock(Budget(steps=1500))
+        out = mobench.make_solver(solver).solve(problem, clock, seed, Log(clock))
+        return [p.policy.state_dict() for p in out.policies]
+    a, b, c = weights(11), weights(11), weights(12)
+    assert all(torch.equal(x[k], y[k]) for x, y in zip(a, b) for k in x)
+    assert not all(torch.equal(x[k], y[k]) for x, y in zip(a, c) for k in x)
