@@ -297,6 +297,9 @@ def load_model(path, device="cpu", model_class=None) -> tuple[nn.Module, dict]:
 
 class BQNCO(Solver):
     defaults = DEFAULTS
+    # 2: the shipped TSP model fine-tuned at N = 50 on the CPU (solvers/data/README.md); the
+    #    CVRP, OP and knapsack models are those of version 1
+    version = 2
     default_budget = Budget(seconds=600)
     description = ("BQ-NCO: transformer over the re-encoded sub-problem; imitation of LKH tours (TSP), "
                    "PyVRP routes (CVRP) and tours (OP), or optimal item sets (knapsack)")
@@ -401,9 +404,10 @@ class BQNCO(Solver):
 
 
 def _describe(path: Path, meta: dict) -> str:
-    t, st = meta.get("train", {}), meta.get("state", {})
-    return (f"{path.name} (trained at N={t.get('n')}, {st.get('updates')} updates, "
-            f"{st.get('seconds', 0):.0f} s on {t.get('device')})")
+    stages = [*meta.get("lineage", []), {**meta.get("train", {}), **meta.get("state", {})}]  # oldest first
+    return f"{path.name} (trained " + ", then ".join(
+        f"at N={x.get('n')}, {x.get('updates')} updates, {x.get('seconds', 0):.0f} s on {x.get('device')}"
+        for x in stages) + ")"
 
 
 register_solver("bq-nco", BQNCO)
