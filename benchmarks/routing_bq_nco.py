@@ -1,6 +1,6 @@
 """Routing: bq-nco's shipped TSP model (trained at N = 100, fine-tuned at N = 50) against the
-constructive baselines, on the test sets of N = 20, 50, 100, 200 (generalisation) and on the TSPLIB instances; its
-shipped knapsack model (trained at N = 200) against the value / weight rule at N = 100, 200
+constructive baselines, on the test sets of N = 20, 50, 100, 200 (generalisation) and on the
+TSPLIB instances; its shipped knapsack model (trained at N = 200) against the value / weight rule at N = 100, 200
 and 500 (the first 128, all 128 and the first 32 test instances: greedy decoding re-encodes
 the remaining items at every step, about 10 CPU-minutes for 128 instances at N = 200 on one
 core); through the runner, read back from the store.

@@ -458,11 +458,8 @@ class TrainingRun:
         self.state = {"updates": 0, "seconds": 0.0, "samples": 0}
         self.lineage = []  # the exported models this training started from, oldest first
         blob = torch.load(a.out, map_location=self.dev, weights_only=True) if Path(a.out).exists() else None
-        init = None
-        if blob is None and a.init:
-            init = torch.load(a.init, map_location=self.dev, weights_only=True)
-            cfg = {**cfg, **{k: init["cfg"][k] for k in ARCH}}
-        self.cfg = {**cfg, **(blob["cfg"] if blob else {})}
+        init = torch.load(a.init, map_location=self.dev, weights_only=True) if blob is None and a.init else None
+        self.cfg = {**cfg, **(blob["cfg"] if blob else {k: init["cfg"][k] for k in ARCH} if init else {})}
         self.model = make_model(**{k: self.cfg[k] for k in ARCH}).to(self.dev)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg["lr"])
         if blob is not None:
