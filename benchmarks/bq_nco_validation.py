@@ -1,0 +1,64 @@
+"""TSP models of bq-nco on the validation sets the shipped model was chosen on: greedy gap to one
+LKH run, printed (not stored: choosing a model never looks at a test set).
+
+    python benchmarks/bq_nco_validation.py MODEL.pt [MODEL.pt ...] [--sizes 50,20,100,200]
+        [--knn 0] [--cache results/validation] [--workers 1]
+
+Validation sets: uniform instances of seeds 777000 + N (never a test set's, 1000 + N, nor a
+training set's, 10000 + seed): 256 at N = 20 and 50, 128 at N = 100, 32 at N = 200. LKH's tours
+are computed once and cached (``--cache``, one .npy of lengths per size). ``--knn`` decodes with
+the sub-problem restricted to the k nearest nodes (comma-separated values: one line each).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mobench.problems.routing.instances import tour_length, tsp_test_set
+from mobench.solvers.bq_nco import decode, lkh_tours, load_model
+
+COUNTS = {20: 256, 50: 256, 100: 128, 200: 32}
+
+
+def validation_set(n: int, cache: Path, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """(coords [count, n, 2], LKH tour lengths [count]) of the N = ``n`` validation set."""
+    coords = tsp_test_set(n, COUNTS[n], 777_000 + n)
+    path = cache / f"tsp-validation-{n}.npy"
+    if path.exists():
+        return coords, np.load(path)
+    ref = np.array([tour_length(c, t) for c, t in zip(coords, lkh_tours(coords, workers))])
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, ref)
+    return coords, ref
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--sizes", default="50,20,100,200")
+    ap.add_argument("--knn", default="0")
+    ap.add_argument("--cache", default="results/validation")
+    ap.add_argument("--workers", type=int, default=1)
+    a = ap.parse_args(argv)
+    sizes = [int(x) for x in a.sizes.split(",")]
+    if unknown := set(sizes) - set(COUNTS):
+        ap.error(f"--sizes: validation sets exist for N = {sorted(COUNTS)}, not {sorted(unknown)}")
+    models = {path: load_model(path)[0] for path in a.models}
+    for n in sizes:
+        coords, ref = validation_set(n, Path(a.cache), a.workers)
+        X = torch.as_tensor(coords, dtype=torch.float32)
+        for path, model in models.items():
+            for knn in (int(k) for k in a.knn.split(",")):
+                t0 = time.monotonic()
+                tours = decode(model, X, 1, knn=knn).numpy()
+                got = np.array([tour_length(c, t) for c, t in zip(coords, tours)])
+                print(f"N={n} ({len(ref)} instances) {path}{f' knn={knn}' if knn else ''}: greedy gap "
+                      f"{100 * np.mean(got / ref - 1):.3f}% ({time.monotonic() - t0:.1f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
