@@ -5,7 +5,9 @@ read back from the store.
         [--long-groups 15x15,20x20,30x20] [--solvers spt,mwkr,mor,fifo,cpsat,e2e-cp-rl,ppo-dispatch]
         [--store results/bench-jobshop] [--jobs 1]
 
-Groups: ta01-ta10 (15x15), ta21-ta30 (20x20), ta41-ta50 (30x20). The rules are deterministic
+Groups: ta01-ta10 (15x15), ta21-ta30 (20x20), ta41-ta50 (30x20) by default; ta51-ta60 (50x15),
+ta61-ta70 (50x20) and ta71-ta80 (100x20), where the paper's headline (an agent ahead of a CP
+solver at equal time on very large instances) is tested, on request. The rules are deterministic
 (one run each). The time-limited solvers (`cpsat`, `e2e-cp-rl`, `ppo-dispatch`) run once per
 per-instance limit in --seconds: the first on every group, the longer ones on --long-groups
 only (default: every group). `cpsat` uses one search worker per CPU core unless given
@@ -22,11 +24,12 @@ import pandas as pd
 
 from mobench.cli import split_solvers
 from mobench.leaderboard import leaderboard
+from mobench.problems.jobshop import TAILLARD_GROUPS
 from mobench.registry import parse_target
 from mobench.runner import plan, run
 
 TIMED = {"cpsat", "e2e-cp-rl", "ppo-dispatch"}
-GROUPS = {"15x15": range(1, 11), "20x20": range(21, 31), "30x20": range(41, 51)}
+GROUPS = {name.removeprefix("taillard-"): ids for name, ids in TAILLARD_GROUPS.items()}
 
 
 def main():
@@ -39,6 +42,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
     groups = a.groups.split(",")
+    if unknown := sorted(set(groups + a.long_groups.split(",")) - set(GROUPS) - {""}):
+        ap.error(f"unknown groups {unknown}; the Taillard groups are {', '.join(GROUPS)}")
     targets = [f"jobshop/makespan-v0:instance=ta{i:02d}" for g in groups for i in GROUPS[g]]
     long_targets = [t for t in targets if any(int(t.split("=ta")[1]) in GROUPS[g]
                                               for g in (a.long_groups or a.groups).split(","))]
