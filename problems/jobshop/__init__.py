@@ -161,17 +161,16 @@ PARAMS = {
                     doc="Gymnasium view: minus the makespan at the end, or minus the increase of "
                         "its lower bound at every step (not scored: left out of the problem key)"),
 }
+TAILLARD_GROUPS = {"taillard-15x15": range(1, 11), "taillard-20x20": range(21, 31),
+                   "taillard-30x20": range(41, 51), "taillard-50x15": range(51, 61),
+                   "taillard-50x20": range(61, 71), "taillard-100x20": range(71, 81)}
 register("jobshop/makespan-v0", Makespan, params=PARAMS,
          description="job-shop scheduling, one instance, minimise the makespan",
-         suites=("smoke", "taillard-15x15", "taillard-20x20", "taillard-30x20", "taillard-50x15",
-                 "taillard-50x20", "taillard-100x20"))
+         suites=("smoke", *TAILLARD_GROUPS))
 
 register("jobshop/makespan-flowtime-v0", MakespanFlowtime, params=PARAMS,
          description="job-shop scheduling, one instance, makespan and total flow time (Pareto set)")
 
-TAILLARD_GROUPS = {"taillard-15x15": range(1, 11), "taillard-20x20": range(21, 31),
-                   "taillard-30x20": range(41, 51), "taillard-50x15": range(51, 61),
-                   "taillard-50x20": range(61, 71), "taillard-100x20": range(71, 81)}
 RULES = ("spt", "mwkr", "mor", "fifo")
 for _suite, _ids in TAILLARD_GROUPS.items():
     for _i in _ids:
