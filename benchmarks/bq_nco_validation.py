@@ -12,14 +12,12 @@ the sub-problem restricted to the k nearest nodes (comma-separated values: one l
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from mobench.problems.routing.instances import tour_length, tsp_test_set
-from mobench.solvers.bq_nco import decode, lkh_tours, load_model
+from mobench.problems.routing.instances import tsp_test_set
+from mobench.solvers.bq_nco import decoded_gap, lkh_lengths, load_model
 
 COUNTS = {20: 256, 50: 256, 100: 128, 200: 32}
 
@@ -30,7 +28,7 @@ def validation_set(n: int, cache: Path, workers: int) -> tuple[np.ndarray, np.nd
     path = cache / f"tsp-validation-{n}.npy"
     if path.exists():
         return coords, np.load(path)
-    ref = np.array([tour_length(c, t) for c, t in zip(coords, lkh_tours(coords, workers))])
+    ref = lkh_lengths(coords, workers)
     cache.mkdir(parents=True, exist_ok=True)
     np.save(path, ref)
     return coords, ref
@@ -50,14 +48,11 @@ def main(argv=None):
     models = {path: load_model(path)[0] for path in a.models}
     for n in sizes:
         coords, ref = validation_set(n, Path(a.cache), a.workers)
-        X = torch.as_tensor(coords, dtype=torch.float32)
         for path, model in models.items():
             for knn in (int(k) for k in a.knn.split(",")):
-                t0 = time.monotonic()
-                tours = decode(model, X, 1, knn=knn).numpy()
-                got = np.array([tour_length(c, t) for c, t in zip(coords, tours)])
+                gap, seconds = decoded_gap(model, coords, ref, knn=knn)
                 print(f"N={n} ({len(ref)} instances) {path}{f' knn={knn}' if knn else ''}: greedy gap "
-                      f"{100 * np.mean(got / ref - 1):.3f}% ({time.monotonic() - t0:.1f} s)", flush=True)
+                      f"{gap:.3f}% ({seconds:.1f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Routing: bq-nco's shipped TSP model (trained at N = 100, fine-tuned at N = 50) against the
 constructive baselines, on the test sets of N = 20, 50, 100, 200 (generalisation) and on the
-TSPLIB instances; its shipped knapsack model (trained at N = 200) against the value / weight rule at N = 100, 200
-and 500 (the first 128, all 128 and the first 32 test instances: greedy decoding re-encodes
-the remaining items at every step, about 10 CPU-minutes for 128 instances at N = 200 on one
-core); through the runner, read back from the store.
+TSPLIB instances; its shipped knapsack model (trained at N = 200) against the value / weight
+rule at N = 100, 200 and 500 (the first 128, all 128 and the first 32 test instances: greedy
+decoding re-encodes the remaining items at every step, about 10 CPU-minutes for 128 instances at
+N = 200 on one core); through the runner, read back from the store.
 
     python benchmarks/routing_bq_nco.py [--sizes 20,50,100,200] [--beam-counts 20:128,50:128,100:32,200:16]
         [--beam-seconds 3600] [--tsplib eil51,berlin52,kroA100,ch150] [--knapsack-counts 100:128,200:0,500:32]

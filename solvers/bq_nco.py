@@ -581,23 +581,36 @@ def main(argv=None):
         diagnose(model.eval(), n, a.eval_count, a.workers, dev)
 
 
+def lkh_lengths(coords, workers: int = 1) -> np.ndarray:
+    """Lengths of LKH's tours (one run each) of the instances: the reference of a printed gap."""
+    from ..problems.routing.instances import tour_length
+    return np.array([tour_length(c, t) for c, t in zip(coords, lkh_tours(coords, workers))])
+
+
+def decoded_gap(model, coords: np.ndarray, ref: np.ndarray, beam: int = 1, knn: int = 0) -> tuple[float, float]:
+    """(mean gap, %, of the model's tours of ``coords`` to the lengths ``ref``; decoding seconds),
+    decoded on the model's device: printed by the training diagnostic and the validation script,
+    never scored (the engine scores)."""
+    from ..problems.routing.instances import tour_length
+    dev = next(model.parameters()).device
+    X = torch.as_tensor(coords, dtype=torch.float32, device=dev)
+    t0 = time.monotonic()
+    tours = torch.cat([decode(model, chunk, beam, knn) for chunk in X.split(4096 // beam)]).cpu().numpy()
+    seconds = time.monotonic() - t0  # .cpu() waited for the device
+    got = np.array([tour_length(c, t) for c, t in zip(coords, tours)])
+    return 100 * float(np.mean(got / ref - 1)), seconds
+
+
 def diagnose(model, n: int, count: int, workers: int, dev):
     """Mean gap (%) of greedy and beam-16 tours to LKH's on the first ``count`` instances of
     the N = ``n`` test set, and the decoding time: printed, not scored (the engine scores)."""
-    from ..problems.routing.instances import tour_length, tsp_test_set
+    from ..problems.routing.instances import tsp_test_set
     coords = tsp_test_set(n, count, 1000 + n)
-    ref = np.array([tour_length(c, t) for c, t in zip(coords, lkh_tours(coords, workers))])
-    X = torch.as_tensor(coords, dtype=torch.float32, device=dev)
+    ref = lkh_lengths(coords, workers)
     for beam in (1, 16):
-        t0 = time.monotonic()
-        tours = torch.cat([decode(model, chunk, beam) for chunk in X.split(4096 // beam)]).cpu().numpy()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        dt = time.monotonic() - t0
-        got = np.array([tour_length(c, t) for c, t in zip(coords, tours)])
-        print(f"N={n} beam={beam}: mean gap to LKH {100 * np.mean(got / ref - 1):.3f}% over {count} "
-              f"instances, decoding {dt:.1f} s on {dev}", flush=True)
-
+        gap, dt = decoded_gap(model, coords, ref, beam)
+        print(f"N={n} beam={beam}: mean gap to LKH {gap:.3f}% over {count} instances, decoding "
+              f"{dt:.1f} s on {dev}", flush=True)
 
 if __name__ == "__main__":
     main()
