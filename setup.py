@@ -2,8 +2,31 @@
 mobench.problems, mobench.solvers, mobench.metrics (so mobench claims no generic top-level
 names). Sub-packages are discovered, so adding a family folder needs no edit here; folders
 without an __init__.py (data/, templates/) are found as namespace packages, so that setuptools
-installs their files without warning that it "would ignore" them."""
+installs their files without warning that it "would ignore" them.
+
+A built copy (a wheel, ``pip install --target``) has no git history, so the build writes the
+checkout's commit into it (mobench/_build_info.json), which the runner's provenance reads."""
+import json
+import runpy
+from pathlib import Path
+
 from setuptools import find_namespace_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).parent.resolve()
+
+
+class BuildWithCommit(build_py):
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return  # an editable install asks git directly
+        source = runpy.run_path(str(HERE / "mobench" / "source.py"))  # stdlib only; mobench's deps may be absent
+        found = source["checkout_commit"](HERE / "mobench")
+        if found is not None:
+            info = {"git_commit": found[0], "git_dirty": found[1]}
+            (Path(self.build_lib) / "mobench" / source["BUILD_INFO"]).write_text(json.dumps(info))
+
 
 ROOTS = {"mobench": "mobench", "mobench.problems": "problems",
          "mobench.solvers": "solvers", "mobench.metrics": "metrics"}
@@ -17,4 +40,4 @@ for name, folder in ROOTS.items():
     for sub in subs:
         package_dir[f"{name}.{sub}"] = f"{folder}/{sub.replace('.', '/')}"
 
-setup(packages=packages, package_dir=package_dir)
+setup(packages=packages, package_dir=package_dir, cmdclass={"build_py": BuildWithCommit})

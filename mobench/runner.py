@@ -30,7 +30,6 @@ import multiprocessing as mp
 import os
 import platform
 import socket
-import subprocess
 import threading
 import time
 import traceback
@@ -130,15 +129,8 @@ def _default(solver_name, key):
 
 def provenance(device: str) -> dict:
     from . import __version__
-    here = Path(__file__).parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5, cwd=here).stdout.strip() or None
-        # uncommitted changes to tracked files: the commit alone does not identify the code
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                    capture_output=True, text=True, timeout=5, cwd=here).stdout.strip())
-    except Exception:
-        commit, dirty = None, None
+    from .source import source_commit
+    commit, dirty = source_commit(Path(__file__).parent)
     pkgs = {}
     for p in PACKAGES:
         try:

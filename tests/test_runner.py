@@ -1,6 +1,7 @@
 """Runner and store: identity, resume, failure isolation, enforced time limits, crash safety,
 corrupt files, Ray and Dask backends."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,51 @@ def test_identity_and_seeds():
     c = plan([TARGET], ["random"], 1, budget_seconds=10)
     assert c[0].run_id != a[0].run_id and c[0].seed == a[0].seed
     assert a == plan([TARGET], ["random", CHEAP_BS], 2)  # deterministic
+
+
+def _git(cwd, *args):
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd,
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_provenance_names_the_commit_of_the_code_that_ran(tmp_path):
+    """git answers for the repository's own package folder only; a copy installed inside some
+    other checkout reports what its build recorded, not that checkout's commit."""
+    from mobench.source import BUILD_INFO, source_commit
+    repo = tmp_path / "repo"
+    (repo / "mobench").mkdir(parents=True)
+    (repo / "mobench" / "a.py").write_text("x = 1\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "one")
+    head = _git(repo, "rev-parse", "HEAD")
+    assert source_commit(repo / "mobench") == (head, False)
+    (repo / "mobench" / "a.py").write_text("x = 2\n")
+    assert source_commit(repo / "mobench") == (head, True)
+    copy = repo / ".venv" / "site-packages" / "mobench"   # inside the checkout, not its package
+    copy.mkdir(parents=True)
+    assert source_commit(copy) == (None, None)
+    (copy / BUILD_INFO).write_text('{"git_commit": "abc123", "git_dirty": false}')
+    assert source_commit(copy) == ("abc123", False)
+
+
+def test_a_built_copy_records_the_checkout_commit(tmp_path):
+    root = Path(mobench.__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    had_build = (root / "build").exists()
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                        "--target", str(tmp_path / "site"), str(root)], check=True, capture_output=True)
+    finally:
+        if not had_build:   # pip's in-tree build leaves build/ behind (git-ignored)
+            shutil.rmtree(root / "build", ignore_errors=True)
+    out = subprocess.run([sys.executable, "-c", "from mobench.runner import provenance; "
+                          "p = provenance('cpu'); print(p['git_commit'], p['git_dirty'])"],
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+                         check=True, capture_output=True, text=True).stdout.split()
+    dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
+    assert out == [_git(root, "rev-parse", "HEAD"), str(dirty)]
 
 
 def test_unsupported_pairing_is_refused():
