@@ -22,10 +22,11 @@ class BuildWithCommit(build_py):
         if getattr(self, "editable_mode", False):
             return  # an editable install asks git directly
         source = runpy.run_path(str(HERE / "mobench" / "source.py"))  # stdlib only; mobench's deps may be absent
+        target = Path(self.build_lib) / "mobench" / source["BUILD_INFO"]
+        target.unlink(missing_ok=True)  # an earlier build's, left in build/
         found = source["checkout_commit"](HERE / "mobench")
         if found is not None:
-            info = {"git_commit": found[0], "git_dirty": found[1]}
-            (Path(self.build_lib) / "mobench" / source["BUILD_INFO"]).write_text(json.dumps(info))
+            target.write_text(json.dumps({"git_commit": found[0], "git_dirty": found[1]}))
 
 
 ROOTS = {"mobench": "mobench", "mobench.problems": "problems",

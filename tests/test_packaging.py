@@ -1,4 +1,6 @@
-"""The wheel carries every family, solver and metric under the mobench namespace."""
+"""The wheel carries every family, solver and metric under the mobench namespace, and the
+commit it was built from."""
+import json
 import subprocess
 import sys
 import zipfile
@@ -35,3 +37,8 @@ def test_wheel_contains_every_family(tmp_path):
     assert "mobench/templates/init.py.tmpl" in names
     assert not any(n.startswith(("problems/", "solvers/", "metrics/", "tests/")) for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
+    # provenance of runs made with the built copy (mobench/source.py reads it)
+    if (ROOT / ".git").exists():
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        info = json.loads(zipfile.ZipFile(wheel).read("mobench/_build_info.json"))
+        assert info["git_commit"] == head and isinstance(info["git_dirty"], bool)
