@@ -459,7 +459,11 @@ class TrainingRun:
         self.lineage = []  # the exported models this training started from, oldest first
         blob = torch.load(a.out, map_location=self.dev, weights_only=True) if Path(a.out).exists() else None
         init = torch.load(a.init, map_location=self.dev, weights_only=True) if blob is None and a.init else None
-        self.cfg = {**cfg, **(blob["cfg"] if blob else {k: init["cfg"][k] for k in ARCH} if init else {})}
+        if blob is not None:    # resuming: the checkpoint's settings
+            cfg = {**cfg, **blob["cfg"]}
+        elif init is not None:  # fine-tuning: the exported model's architecture
+            cfg = {**cfg, **{k: init["cfg"][k] for k in ARCH}}
+        self.cfg = cfg
         self.model = make_model(**{k: self.cfg[k] for k in ARCH}).to(self.dev)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg["lr"])
         if blob is not None:
@@ -611,6 +615,7 @@ def diagnose(model, n: int, count: int, workers: int, dev):
         gap, dt = decoded_gap(model, coords, ref, beam)
         print(f"N={n} beam={beam}: mean gap to LKH {gap:.3f}% over {count} instances, decoding "
               f"{dt:.1f} s on {dev}", flush=True)
+
 
 if __name__ == "__main__":
     main()
