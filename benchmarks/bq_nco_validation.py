@@ -19,7 +19,7 @@ import numpy as np
 
 from mobench.cache import cached_json
 from mobench.problems.routing.instances import tsp_test_set
-from mobench.solvers.bq_nco import decoded_gap, lkh_lengths, load_model
+from mobench.solvers.bq_nco.tsp import decoded_gap, lkh_lengths, load_model
 
 COUNTS = {20: 256, 50: 256, 100: 128, 200: 32}
 

@@ -30,7 +30,7 @@ from mobench.cli import split_solvers
 from mobench.leaderboard import _budget_text, leaderboard
 from mobench.metrics import hypervolume
 from mobench.registry import format_target, make
-from mobench.solvers.c_morl import paper_options
+from mobench.solvers.morl.c_morl import paper_options
 from mobench.runner import plan, run
 
 
@@ -54,7 +54,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--no-paper-settings", dest="paper_settings", action="store_false",
                     help="run c-morl with its defaults on every task (by default it takes the authors' "
-                         "per-task settings, solvers/c_morl.py PAPER_TASK_OPTIONS, where the paper has the task)")
+                         "per-task settings, solvers/morl/c_morl.py PAPER_TASK_OPTIONS, where the paper has the task)")
     a = ap.parse_args()
     targets = [f"mogym/{t}-v0" for t in a.tasks.split(",") if t]
     specs = []

@@ -66,6 +66,7 @@ def check_problem(target: str) -> Report:
             assert ref.value is not None or ref.front is not None, "reference without value or front"
         return f"{ref.kind}" + (f" = {np.asarray(ref.value).reshape(-1)[:3].tolist()}" if ref.value is not None else "")
     rep.item("reference present or declared none", reference_ok)
+    rep.lines += fitting_solvers(problem)
 
     if spec.answer in ("solutions", "pareto-solutions"):
         rep.item("instances", lambda: f"{len(problem.instances())} instances")
@@ -139,6 +140,20 @@ def check_problem(target: str) -> Report:
     return rep
 
 
+def fitting_solvers(problem) -> list[str]:
+    """Which registered solvers fit ``problem``, and for the others why not (the views their
+    ``requires`` names that the problem does not offer, or what their ``supports`` says)."""
+    fit, unfit = [], []
+    for name, entry in solver_entries().items():
+        try:
+            why = make_solver(name).unfit(problem)
+        except Exception as exc:  # a solver whose check itself fails is reported, not fatal
+            why = f"{type(exc).__name__}: {exc}"
+        (fit.append(name) if why is None else unfit.append(f"     - {name}: {why}"))
+    return [f"INFO solvers that fit: {', '.join(fit) or 'none'}",
+            f"INFO solvers that do not fit ({len(unfit)}):", *unfit]
+
+
 def _masked_episode(env, seed):
     """One episode of random legal actions (obs["action_mask"]); -> (flat observations,
     rewards, costs, final info)."""
@@ -210,7 +225,7 @@ def check_solver(name: str, target: str | None = None, seconds: float | None = N
     problem = None
     if target is not None:
         problem = make(target)
-        why = solver.supports(problem)
+        why = solver.unfit(problem)
         if why is not None:
             rep.ok = False
             rep.lines.append(f"FAIL {name} does not support {problem.key}: {why}")
@@ -220,7 +235,7 @@ def check_solver(name: str, target: str | None = None, seconds: float | None = N
             cand = entry.make()
         except Exception:
             continue
-        if solver.supports(cand) is None:
+        if solver.unfit(cand) is None:
             problem = cand
             break
     if problem is None:

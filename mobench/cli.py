@@ -132,7 +132,7 @@ def _cmd_check(args):
 
 def _cmd_new_problem(args):
     from .scaffold import new_problem
-    for p in new_problem(args.name, args.root):
+    for p in new_problem(args.name, args.root, args.kind):
         print(f"created {p}")
 
 
@@ -181,8 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="problem id (with parameters) or solver name")
     p.set_defaults(fn=_cmd_check)
 
-    p = sub.add_parser("new-problem", help="scaffold problems/NAME")
+    p = sub.add_parser("new-problem", help="scaffold problems/NAME (passes `mobench check` as generated)")
     p.add_argument("name")
+    p.add_argument("--kind", choices=("policy", "solutions", "env"), default="policy",
+                   help="policy: a batched simulator scores one policy; solutions: verify() scores one "
+                        "solution per instance; env: episodes of a Gymnasium env score one policy")
     p.add_argument("--root", default=".", help="repository root holding problems/")
     p.set_defaults(fn=_cmd_new_problem)
     return ap

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from .errors import InvalidAction
-from .registry import format_target
 from .spec import Reference, Spec
+from .targets import Target
 
 
 class BatchedSim:
@@ -127,21 +127,32 @@ class SimEnv(gym.Env):
 
 
 class Problem:
-    """A problem version with its parameters bound. Built by ``mobench.make``.
+    """A problem version with its parameters bound. Built by ``mobench.make``, which hands it
+    its ``Target`` (id, parameters, key); a subclass calls ``super().__init__(target)`` first and
+    builds its ``Spec`` with ``id=self.id``.
 
     Views a solver may use: ``sim()`` (batched torch simulator, or None), ``env()``
-    (Gymnasium), ``instances()`` and ``verify()`` for per-instance answers, and
-    ``reference()`` for what regret is measured against.
+    (Gymnasium), ``instances()`` and ``verify()`` for per-instance answers, family views
+    declared in ``mobench.views``, and ``reference()`` for what regret is measured against.
     """
     spec: Spec
-    id: str = ""
-    params: dict[str, Any] = {}
+
+    def __init__(self, target: Target):
+        self.target = target
+
+    @property
+    def id(self) -> str:
+        return self.target.id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.target.params
 
     @property
     def key(self) -> str:
         """Canonical text of id + parameters (part of a run's identity); parameters declared
         with ``in_key=False`` (or whose predicate is false) are left out."""
-        return format_target(self.id, getattr(self, "key_params", self.params))
+        return self.target.key
 
     def sim(self) -> BatchedSim | None:
         return None

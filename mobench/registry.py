@@ -1,20 +1,18 @@
 """Versioned registry of problems and solvers, Gymnasium-style.
 
 ``register(id, entry_point, params=...)`` records a problem version; ``make(id, **params)``
-builds it. Solvers live in one global namespace (``register_solver``). Built-in families
-(``mobench.problems.*``) and solvers (``mobench.solvers.*``) register on import; external
-packages add theirs through the entry-point groups ``mobench.problems`` / ``mobench.solvers``
-(the entry point is a module or a no-argument function that calls ``register``).
+builds it, handing it its ``Target``. Solvers live in one global namespace
+(``register_solver``). Families and solvers are found through the entry-point groups
+``mobench.problems`` / ``mobench.solvers`` (an entry point is a module, or a no-argument
+function that calls ``register``): the suite's own through its entry points ``builtin``,
+external packages through theirs, so the plug-in route is the route every family takes.
 """
 from __future__ import annotations
 
-import ast
-import dataclasses
 import difflib
 import importlib
 import importlib.util
 import os
-import pkgutil
 import sys
 import re
 import warnings
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidParameter, UnknownId
+from .targets import Target, format_target, parse_target, parse_value  # noqa: F401 (re-exported)
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*/[a-z0-9][a-z0-9_\-]*-v\d+$")
 _MISSING = object()
@@ -89,13 +88,13 @@ class ProblemEntry:
 
     def make(self, **given):
         values = bind_params(self.id, self.params, given)
-        problem = _resolve(self.entry_point)(**values)
-        problem.id, problem.params = self.id, values
-        problem.key_params = {k: v for k, v in values.items()
-                              if (self.params[k].in_key(values) if callable(self.params[k].in_key)
-                                  else self.params[k].in_key)}
-        if getattr(problem, "spec", None) is not None and problem.spec.id != self.id:
-            problem.spec = dataclasses.replace(problem.spec, id=self.id)
+        key = {k: v for k, v in values.items()
+               if (self.params[k].in_key(values) if callable(self.params[k].in_key) else self.params[k].in_key)}
+        problem = _resolve(self.entry_point)(Target(self.id, values, key), **values)
+        spec = getattr(problem, "spec", None)
+        if spec is None or spec.id != self.id:
+            raise TypeError(f"{self.id}: the problem's spec must carry the id handed to it "
+                            f"(Spec(id=target.id, ...)), got {getattr(spec, 'id', None)!r}")
         return problem
 
 
@@ -146,23 +145,9 @@ def register_solver(name: str, entry_point) -> None:
     _solvers[name] = SolverEntry(name, entry_point)
 
 
-def _import_all(package_name: str):
-    pkg = importlib.import_module(package_name)
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{package_name}.{info.name}")
-
-
-def load_all() -> None:
-    """Import built-in families and solvers, then external entry points (once)."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    _import_all("mobench.problems")
-    _import_all("mobench.solvers")
-    # $MOBENCH_PLUGINS: comma-separated modules (or .py files) imported for their register()
-    # calls; it reaches the runner's worker processes through the environment
+def _load_plugin_files() -> None:
+    """$MOBENCH_PLUGINS: comma-separated modules (or .py files) imported for their register()
+    calls; it reaches the runner's worker processes through the environment."""
     for plugin in filter(None, (s.strip() for s in os.environ.get("MOBENCH_PLUGINS", "").split(","))):
         if plugin.endswith(".py"):
             if Path(plugin).stem in sys.modules:
@@ -173,14 +158,32 @@ def load_all() -> None:
             spec.loader.exec_module(module)
         else:
             importlib.import_module(plugin)
+
+
+def load_all() -> None:
+    """Load every entry point of the groups ``mobench.problems`` and ``mobench.solvers`` (the
+    suite's own families and solvers are the entry points ``builtin`` of this distribution),
+    then $MOBENCH_PLUGINS; once. A failing entry point of this distribution is an error; an
+    external one's is a warning (a broken plug-in must not break the suite)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
     for group in ("mobench.problems", "mobench.solvers"):
-        for ep in entry_points(group=group):
+        found = sorted(entry_points(group=group), key=lambda ep: (ep.dist is None or ep.dist.name != "mobench", ep.name))
+        if not any(ep.dist is not None and ep.dist.name == "mobench" for ep in found):
+            raise RuntimeError(f"the entry points of group {group!r} of the mobench distribution are missing: "
+                               "install it (pip install -e .) so that its families and solvers can be found")
+        for ep in found:
             try:
                 obj = ep.load()
                 if callable(obj) and not isinstance(obj, type):
                     obj()
-            except Exception as exc:  # an external plug-in must not break the suite
+            except Exception as exc:
+                if ep.dist is not None and ep.dist.name == "mobench":
+                    raise
                 warnings.warn(f"entry point {ep.name!r} in group {group!r} failed to load: {exc}")
+    _load_plugin_files()
 
 
 def problem_entries() -> dict[str, ProblemEntry]:
@@ -212,43 +215,6 @@ def solver_entry(name: str) -> SolverEntry:
         raise UnknownId(f"unknown solver {name!r}{_suggest(name, entries)} "
                         f"(`mobench list` shows every solver)")
     return entries[name]
-
-
-def parse_value(text: str):
-    """'4' -> 4, '0.5' -> 0.5, 'true' -> True, anything else stays a string."""
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    try:
-        value = ast.literal_eval(text.strip())
-        if isinstance(value, (int, float, str, tuple)):
-            return value
-    except (ValueError, SyntaxError):
-        pass
-    return text.strip()
-
-
-def parse_target(text: str) -> tuple[str, dict]:
-    """``'family/name-v0:key=value,key2=value2'`` -> (id, {key: value})."""
-    name, _, rest = text.partition(":")
-    params = {}
-    for item in filter(None, (s.strip() for s in rest.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise InvalidParameter(f"{text!r}: parameters must be written key=value, got {item!r}")
-        params[key.strip()] = parse_value(value)
-    return name.strip(), params
-
-
-def format_target(name: str, params: dict) -> str:
-    """Canonical text of a (name, params) pair: keys sorted, inverse of ``parse_target``."""
-    if not params:
-        return name
-    def text(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return repr(v) if isinstance(v, str) and not v.replace("-", "").replace("_", "").isalnum() else str(v)
-    return name + ":" + ",".join(f"{k}={text(params[k])}" for k in sorted(params))
 
 
 def make(id: str, **params):

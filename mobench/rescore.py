@@ -39,7 +39,7 @@ def _same(a, b) -> bool:
 
 def changes(old: dict, new: dict) -> dict:
     """{key: [old, new]} for the summary entries that differ. A run scored before summaries
-    named their reference (before 2026-11-29) lacks ``reference_digest``: that is a change,
+    named their reference lacks ``reference_digest``: that is a change,
     so that re-scoring labels it once and the leaderboard can compare its reference with the
     other runs'."""
     out = {}

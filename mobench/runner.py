@@ -94,7 +94,7 @@ def plan(targets: list[str], solvers: list[str], seeds: int, budget_steps=None,
         problem = make(target)
         for s in solvers:
             solver = make_solver(s, device=device)
-            why = solver.supports(problem)
+            why = solver.unfit(problem)
             if why is not None:
                 raise UnsupportedPairing(f"solver {solver.name!r} does not support {problem.key}: {why}")
             budget = solver.default_budget.merged(budget_steps, budget_seconds)

@@ -1,4 +1,8 @@
-"""Solver contract: ``solve(problem, budget, seed, log) -> Outcome``. A solver never scores itself."""
+"""Solver contract: ``solve(problem, clock, seed, log) -> Outcome``. A solver never scores itself.
+
+The ``clock`` is the run's budget as the solver sees it while it runs (``clock.budget`` the
+limits, ``clock.steps_left`` / ``clock.seconds_left`` what is left, ``clock.add(steps)`` to
+count); ``log(steps, estimate)`` records anytime points."""
 from __future__ import annotations
 
 import time
@@ -123,9 +127,12 @@ class Outcome:
 
 
 class Solver:
-    """Base class. Subclasses set ``defaults`` (parameter -> default value), ``default_budget``
-    and implement ``solve``; ``supports`` says which problems they accept."""
+    """Base class. Subclasses set ``defaults`` (parameter -> default value, or a ``Param``),
+    ``default_budget``, the views they need (``requires``: protocols from ``mobench.views`` or
+    a family's public API) and implement ``solve``; ``supports`` adds conditions the views
+    cannot express (objective counts, constraint senses, ...)."""
     defaults: dict = {}
+    requires: tuple = ()
     default_budget: Budget = Budget(seconds=60)
     description: str = ""
     # Bump when a change (new defaults, a fix) makes earlier results of this solver stale: the
@@ -139,8 +146,15 @@ class Solver:
             setattr(self, k, v)
 
     def supports(self, problem: Problem) -> str | None:
-        """None if this solver can handle ``problem``, else the reason it cannot."""
+        """None if this solver can handle ``problem`` (given that it offers the views in
+        ``requires``), else the reason it cannot."""
         return None
 
-    def solve(self, problem: Problem, budget: Clock, seed: int, log: Log) -> Outcome:
+    def unfit(self, problem: Problem) -> str | None:
+        """Why this solver cannot run on ``problem``: the first view in ``requires`` that the
+        problem does not offer, else what ``supports`` says; None when it can."""
+        from .views import missing_view
+        return missing_view(problem, self.requires) or self.supports(problem)
+
+    def solve(self, problem: Problem, clock: Clock, seed: int, log: Log) -> Outcome:
         raise NotImplementedError

@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 import torch
 
+from ..problems.inventory import StockView
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
 
@@ -34,10 +35,7 @@ class BaseStock(Solver):
     description = "order-up-to level optimised by simulation (grid search, common random numbers)"
     capped = False
 
-    def supports(self, problem):
-        if "inventory" not in problem.spec.tags:
-            return "needs an inventory problem (spec tag 'inventory')"
-        return None
+    requires = (StockView,)
 
     @torch.no_grad()
     def _simulate(self, sim, levels, caps, seed, paths):
@@ -68,7 +66,7 @@ class BaseStock(Solver):
         R = np.linspace(max(1e-3, center[1] - width[1]), center[1] + width[1], k)
         return list(itertools.product(S, R))
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         sim = problem.sim()
         q_max = float(sim.action_high[0])
         scale = max(1.0, sim.mean) * (sim.L + 1)
@@ -76,24 +74,24 @@ class BaseStock(Solver):
         best, steps = None, 0
         n_cands = len(self._candidates(center, width))
         paths = self.paths
-        if budget.budget.steps is not None:  # fewer paths when the step budget is small
-            paths = max(1, min(paths, budget.budget.steps // (n_cands * self.horizon * (self.refinements + 1))))
+        if clock.budget.steps is not None:  # fewer paths when the step budget is small
+            paths = max(1, min(paths, clock.budget.steps // (n_cands * self.horizon * (self.refinements + 1))))
         for rnd in range(self.refinements + 1):
             cands = self._candidates(center, width)
             levels = torch.tensor([c[0] for c in cands], dtype=torch.float32)
             caps = torch.tensor([c[1] for c in cands], dtype=torch.float32) if self.capped else None
-            if budget.steps_left < len(cands) * paths * self.horizon:
+            if clock.steps_left < len(cands) * paths * self.horizon:
                 break
             cost, used = self._simulate(sim, levels, caps, seed + rnd, paths)
             steps += used
-            budget.add(used)
+            clock.add(used)
             i = int(np.argmin(cost))
             best = cands[i]
             log(steps, float(cost[i]), level=best[0])
             step_s = (cands[1][0] - cands[0][0]) if not self.capped else width[0] / 4
             center = [best[0], best[1] if self.capped else q_max / 2]
             width = [max(2 * abs(step_s), 1e-3), width[1] / 3]
-            if budget.exhausted():
+            if clock.exhausted():
                 break
         if best is None:  # not even one round fitted the budget: the centre of the first grid
             best = (center[0], center[1])

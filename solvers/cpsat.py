@@ -8,6 +8,8 @@ building and scoring).
 """
 from __future__ import annotations
 
+from ..problems import jobshop
+from ..problems.jobshop import JobShopView
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
 
@@ -19,19 +21,18 @@ class CPSAT(Solver):
     default_budget = Budget(seconds=60)
     description = "OR-Tools CP-SAT: interval variables, NoOverlap, minimise the makespan"
 
+    requires = (JobShopView,)
+
     def supports(self, problem):
-        if "jobshop" not in problem.spec.tags:
-            return "job-shop problems only (the CP model is the job-shop one)"
         if problem.spec.answer != "solutions" or problem.spec.n_obj != 1:
             return "single-objective job-shop problems (cpsat-eps handles makespan + flow time)"
         return None
 
-    def solve(self, problem, budget, seed, log):
-        from ..problems.jobshop.cp_model import JobShopModel
+    def solve(self, problem, clock, seed, log):
         sols, info = [], []
         for inst in problem.instances():
-            model = JobShopModel(inst)
-            limit = budget.seconds_left if budget.budget.seconds is not None else self.seconds
+            model = jobshop.JobShopModel(inst)
+            limit = clock.seconds_left if clock.budget.seconds is not None else self.seconds
             limit = max(0.1, limit - 0.5) / max(1, len(problem.instances()))
             r = model.solve(limit, workers=self.workers or None, seed=seed)
             if r.starts is None:
@@ -51,16 +52,17 @@ class CPSATEpsilon(Solver):
     default_budget = Budget(seconds=120)
     description = "OR-Tools CP-SAT epsilon-constraint front (makespan, total flow time)"
 
+    requires = (JobShopView,)
+
     def supports(self, problem):
-        if "jobshop" not in problem.spec.tags or problem.spec.answer != "pareto-solutions":
+        if problem.spec.answer != "pareto-solutions":
             return "two-objective job-shop problems only (jobshop/makespan-flowtime-v0)"
         return None
 
-    def solve(self, problem, budget, seed, log):
-        from ..problems.jobshop.cp_model import JobShopModel, epsilon_constraint_front
+    def solve(self, problem, clock, seed, log):
         inst = problem.instances()[0]
-        total = budget.seconds_left - 0.5 if budget.budget.seconds is not None else 600.0
-        pts, complete = epsilon_constraint_front(JobShopModel(inst), self.seconds_per_solve,
+        total = clock.seconds_left - 0.5 if clock.budget.seconds is not None else 600.0
+        pts, complete = jobshop.epsilon_constraint_front(jobshop.JobShopModel(inst), self.seconds_per_solve,
                                                  max(0.5, total), workers=self.workers or None, seed=seed)
         if not pts:
             raise RuntimeError(f"CP-SAT found no schedule for {inst.name} in the budget")

@@ -43,11 +43,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..problems.jobshop.dispatch import FEATURES, WINDOW
-from ..problems.jobshop.schedule import makespan
+from ..problems import jobshop
+from ..problems.jobshop import FEATURES, WINDOW, JobShopView, makespan
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
-from ._advantage import gae
+from ._ppo import clipped_surrogate, gae, ppo_defaults, standardise
 
 DEFAULTS = {
     "d_model": 64,
@@ -56,19 +56,14 @@ DEFAULTS = {
     "train_machines": 10,
     "envs": 16,              # parallel training episodes
     "rollout": 64,           # steps per environment per PPO iteration
-    "lr": 3e-4,
+    **ppo_defaults("lr", "clip", "ent_coef", "vf_coef", "gae_lambda"),  # episodes undiscounted (gamma 1)
     "epochs": 4,
     "minibatch": 256,
-    "clip": 0.2,
-    "ent_coef": 0.01,
-    "vf_coef": 0.5,
-    "gae_lambda": 0.95,
     "cp_episodes": 4,        # e2e-cp-rl: finished episodes re-optimised by CP per iteration
     "cp_seconds": 1.0,       # CP-SAT limit per re-optimisation
     "imitation_coef": 1.0,
     "samples": 32,           # inference: episodes per batch
-    # one per row, in turn; chosen on held-out 30 x 15 / 30 x 20 instances (ta31-35 and five
-    # generated ones, best of 32 samples per temperature): 0.25-1.0 within 0.7%, 1.5 worse
+    # one per row, in turn; chosen on held-out instances, never the test ones (solvers/README.md)
     "temperatures": "0.25,0.5,0.75,1.0",
     "train_fraction": 0.5,   # without a checkpoint: share of the budget spent training
     "checkpoint": "shipped",  # "shipped" | "none" | a path
@@ -140,8 +135,7 @@ def left_shift(instance, starts):
 def replay(instance, starts):
     """The MDP's (observation, action) pairs that rebuild a semi-active schedule: at each
     state, start the legal job whose next operation starts now in ``starts``, else No-Op."""
-    from ..problems.jobshop.dispatch import Dispatch
-    d, pairs = Dispatch(instance), []
+    d, pairs = jobshop.Dispatch(instance), []
     while not d.done:
         obs = d.observation()
         legal = d.legal_jobs()
@@ -156,11 +150,10 @@ def replay(instance, starts):
 def cp_improve(instance, starts, seconds, rng, cut: int | None = None):
     """Re-optimise the operations that start at or after ``cut`` (random when None) with
     CP-SAT, warm-started from ``starts``; -> a strictly shorter left-shifted schedule or None."""
-    from ..problems.jobshop.cp_model import JobShopModel
     mk = makespan(instance, starts)
     cut = int(rng.integers(0, max(1, mk))) if cut is None else int(cut)
     prefix = {(j, k): int(starts[j, k]) for j, k in zip(*np.nonzero(starts < cut))}
-    r = JobShopModel(instance).solve(seconds, hint=starts, fixed_prefix=prefix, workers=1,
+    r = jobshop.JobShopModel(instance).solve(seconds, hint=starts, fixed_prefix=prefix, workers=1,
                                      makespan_cap=mk - 1, seed=int(rng.integers(1 << 30)))
     return None if r.starts is None else left_shift(instance, r.starts)
 
@@ -171,15 +164,14 @@ class Trainer:
     """PPO (+ CP imitation) on generated instances; ``state_dict`` makes it resumable."""
 
     def __init__(self, cfg: dict, cp_guidance: bool, seed: int, device="cpu"):
-        from ..problems.jobshop import BatchDispatch, generate
         self.cfg, self.cp, self.device = cfg, cp_guidance, device
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.policy = DispatchPolicy(cfg["d_model"], cfg["heads"]).to(device)
         self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg["lr"])
         self.iteration, self.episodes, self.seen, self.seconds = 0, 0, 0, 0.0
-        self._generate = generate
-        self.envs = BatchDispatch([self._new_instance() for _ in range(cfg["envs"])])  # one row per episode
+        self._generate = jobshop.generate
+        self.envs = jobshop.BatchDispatch([self._new_instance() for _ in range(cfg["envs"])])  # one row per episode
         self.bound0 = self.envs.makespan_lower_bound()  # each episode's initial makespan lower bound
         self.bound = self.bound0.copy()
         self.finished = []  # (instance, schedule, makespan) of the last finished episodes
@@ -289,14 +281,14 @@ class Trainer:
         dist = torch.distributions.Categorical(logits=logits)
         ratio = (dist.log_prob(batch["action"][idx]) - batch["logp"][idx]).exp()
         a = batch["adv"][idx]
-        pg = -torch.min(ratio * a, ratio.clamp(1 - self.cfg["clip"], 1 + self.cfg["clip"]) * a).mean()
+        pg = clipped_surrogate(ratio, a, self.cfg["clip"])
         return pg, value, dist
 
     def update(self, data, imitation):
         c = self.cfg
         n = data["action"].shape[0]
         adv = data["adv"]
-        data["adv"] = (adv - adv.mean()) / (adv.std() + 1e-8)
+        data["adv"] = standardise(adv)
         for _ in range(c["epochs"]):
             for idx in torch.randperm(n, device=self.device).split(c["minibatch"]):
                 pg, value, dist = self._clipped(data, idx)
@@ -362,11 +354,10 @@ def sample_schedules(policy, instance, samples, temperature, device="cpu", gener
     makespan), or (None, inf) when ``deadline`` (a ``time.monotonic()`` value) passes before
     the batch is complete. ``reuse``: keep the job embeddings of jobs whose window did not
     change since the last step (False re-encodes every window, for comparison)."""
-    from ..problems.jobshop import BatchDispatch
     temps = torch.as_tensor(temperature, dtype=torch.float32).expand(samples)
     greedy = temps <= 0
     scale = torch.where(greedy, torch.ones_like(temps), temps)[:, None]
-    envs = BatchDispatch(instance, copies=samples)
+    envs = jobshop.BatchDispatch(instance, copies=samples)
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     actions = np.zeros(samples, np.int64)
     # job embeddings of the last step, re-encoded only where a job's window changed (about
@@ -400,12 +391,7 @@ class E2ECPRL(Solver):
     default_budget = Budget(seconds=60)
     description = "end-to-end RL over the CP dispatching MDP, CP-SAT-guided PPO (Tassel et al. 2023)"
     cp_guidance = True
-    # 2: the shipped trained policy by default; 3: greedy episode first, batches stop at the
-    # deadline; 4: batched episodes (same samples, 2.4x faster on ta41), batches sized to the time left;
-    # 5: one temperature per row of every batch (was one per batch), temperatures 0.25-1.0 (were 0.5-1.5)
-    # 6: only the job windows that changed since the last step are re-encoded (same episodes, 1.6x
-    #    faster on ta41: benchmarks/jobshop_env_speed.py), so more episodes fit in a time limit
-    version = 6
+    version = 6  # what each version changed: solvers/README.md
 
     def __init__(self, name, device="cpu", **params):
         super().__init__(name, device, **params)
@@ -417,9 +403,11 @@ class E2ECPRL(Solver):
             raise ValueError(f"{name}: temperatures must be comma-separated numbers >= 0 (0: greedy), "
                              f"got {self.temperatures!r}")
 
+    requires = (JobShopView,)
+
     def supports(self, problem):
-        if "jobshop" not in problem.spec.tags or problem.spec.answer != "solutions" or not hasattr(problem, "dispatcher"):
-            return "single-objective job-shop problems with the dispatching view"
+        if problem.spec.answer != "solutions":
+            return "single-objective job-shop problems only"
         return None
 
     def checkpoint_path(self) -> Path | None:
@@ -430,9 +418,9 @@ class E2ECPRL(Solver):
             return path if path.exists() else None
         return Path(self.checkpoint)
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         torch.manual_seed(seed)
-        seconds = budget.seconds_left if budget.budget.seconds is not None else 60.0
+        seconds = clock.seconds_left if clock.budget.seconds is not None else 60.0
         path = self.checkpoint_path()
         if path is not None:
             policy, _ = load_policy(path, self.device)
@@ -443,7 +431,7 @@ class E2ECPRL(Solver):
             policy = trainer.policy
         policy.eval()
         inst = problem.instances()[0]
-        deadline = time.monotonic() + budget.seconds_left - 1.0
+        deadline = time.monotonic() + clock.seconds_left - 1.0
         gen = torch.Generator().manual_seed(seed)
         # the greedy episode first, so that an answer exists however large the instance; then
         # sampled batches until the deadline, each sized to fit the time left at the last
@@ -451,7 +439,7 @@ class E2ECPRL(Solver):
         t0 = time.monotonic()
         best, best_mk = sample_schedules(policy, inst, 1, 0.0, self.device, gen)
         per_episode = time.monotonic() - t0
-        log(budget.steps, float(best_mk))
+        log(clock.steps, float(best_mk))
         i = sampled = 0
         while (size := min(self.samples, int(0.9 * (deadline - time.monotonic()) / per_episode))) >= 1:
             t0 = time.monotonic()
@@ -461,7 +449,7 @@ class E2ECPRL(Solver):
             i, sampled = i + 1, sampled + (size if starts is not None else 0)
             if mk < best_mk:
                 best, best_mk = starts, mk
-                log(budget.steps, float(mk))
+                log(clock.steps, float(mk))
         return Outcome(solutions=[best], info={"batches": i, "episodes": 1 + sampled, "makespan": best_mk,
                                                "policy": str(path) if path is not None else "trained in the run"})
 

@@ -16,18 +16,13 @@ counts against the step budget.
 Training starts paths from the simulator's ``training_reset`` (states spread over the ones a
 policy may visit), so every input varies from the first step.
 
-Differences from the paper, for CPU budgets: batch 1024 paths instead of 8192, at most 5000
-gradient steps (at 2000, backlogged L=4, p=39 stopped at 1.6 % gap, still improving; at
-5000 it early-stopped after 3900 with 0.14 %); inputs scaled by one common scale (``normalise="scalar"``: the inventory
-inputs are all in units of stock, and the optimal response depends on their sum); learning
-rate 2e-2 after a linear warm-up of 100 iterations, cosine-decayed (without the warm-up,
-the first large steps drove the policy to order nothing on lost sales L=1, p=4 for one seed,
-a dead softplus it never left; measured: at 1e-3 and 5e-3 Adam's steps were too small to learn
-the pipeline response in the budget, backlogged L=10, p=39 stayed at 4-6 % gap; at 2e-2 it
-reaches 0.3 %, see the closing note of issue #2); output head ``low + (high - low)/8 x
-softplus(z)`` capped at high, i.e. the paper code's softplus with a scale, because the
-sigmoid head's exponential tail cannot produce the kink of a base-stock response (its
-backlogged gap stalled at 0.8 %).
+Differences from the paper, for CPU budgets (``solvers/README.md`` says why each was chosen):
+batch 1024 paths instead of 8192, at most 5000 gradient steps; inputs scaled by one common
+scale (``normalise="scalar"``: the inventory inputs are all in units of stock, and the optimal
+response depends on their sum); learning rate 2e-2 after a linear warm-up of 100 iterations,
+cosine-decayed; output head ``low + (high - low)/8 x softplus(z)`` capped at high, i.e. the
+paper code's softplus with a scale (a sigmoid head's exponential tail cannot produce the kink
+of a base-stock response).
 
 Works on any single-objective, unconstrained problem whose batched simulator is
 differentiable (``sim.differentiable``).
@@ -42,13 +37,14 @@ from torch import nn
 
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
+from ..views import Simulated
 
 # hyper-parameters (paper: Adam, MLP with ELU, batch of demand paths, pathwise gradients)
 DEFAULTS = {
     "hidden": 64,          # units per hidden layer
     "layers": 2,           # hidden layers
     "lr": 2e-2,            # Adam learning rate (cosine-decayed to lr/20 over max_iters)
-    "lr_warmup": 100,      # iterations of linear learning-rate warm-up (large first steps killed the policy)
+    "lr_warmup": 100,      # iterations of linear learning-rate warm-up
     "batch": 1024,         # demand paths per gradient step
     "periods": 60,         # periods simulated per path and gradient step (truncated backpropagation)
     "chunks": 10,          # gradient steps along one trajectory before the paths restart
@@ -135,18 +131,18 @@ class HDPO(Solver):
     defaults = DEFAULTS
     default_budget = Budget(steps=500_000_000, seconds=1200)
     description = "pathwise policy gradients through the batched simulator, MLP policy, Adam"
-    version = 4  # 4: max_iters 5000 (budget 5e8 steps, 1200 s); 3: softplus head, scalar input
-    # scaling, lr 2e-2 with warm-up, spread training starts
+    version = 4  # what each version changed: solvers/README.md
+
+    requires = (Simulated,)
 
     def supports(self, problem):
-        sim = problem.sim()
-        if sim is None or not getattr(sim, "differentiable", False):
+        if not problem.sim().differentiable:
             return "needs a differentiable batched simulator"
         if problem.spec.n_obj != 1 or problem.spec.n_con != 0 or problem.spec.answer != "policy":
             return "single-objective, unconstrained, single-policy problems only"
         return None
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         torch.manual_seed(seed)
         dev = self.device
         sim, sc = problem.sim(), problem.spec.scenarios
@@ -162,7 +158,7 @@ class HDPO(Solver):
             for _ in range(50):
                 obs.append(sim.observe(state))
                 state, *_ = sim.step(state, probe)
-            budget.add(n_probe * 50)
+            clock.add(n_probe * 50)
             obs = torch.cat(obs)
             if self.normalise == "none":
                 obs_mean, obs_std = torch.zeros(sim.obs_dim, device=dev), torch.ones(sim.obs_dim, device=dev)
@@ -177,13 +173,13 @@ class HDPO(Solver):
                            skip=self.skip, head=self.head).to(dev)
         opt = torch.optim.Adam(policy.parameters(), lr=self.lr)
         batch = self.batch
-        if budget.budget.steps is not None:  # a budget smaller than one step: fewer paths
-            batch = int(max(1, min(batch, budget.steps_left // self.periods)))
+        if clock.budget.steps is not None:  # a budget smaller than one step: fewer paths
+            batch = int(max(1, min(batch, clock.steps_left // self.periods)))
         steps_per_iter = batch * self.periods
         dev_steps = self.dev_paths * self.dev_periods
         iters = self.max_iters
-        if budget.budget.steps is not None:  # development evaluations count against the budget
-            iters = max(1, min(iters, int(budget.budget.steps / (steps_per_iter + dev_steps / self.eval_every))))
+        if clock.budget.steps is not None:  # development evaluations count against the budget
+            iters = max(1, min(iters, int(clock.budget.steps / (steps_per_iter + dev_steps / self.eval_every))))
         warm_iters = max(1, min(self.lr_warmup, iters // 2))
         sched = torch.optim.lr_scheduler.SequentialLR(opt, [
             torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / warm_iters, total_iters=warm_iters),
@@ -198,15 +194,15 @@ class HDPO(Solver):
                 dgen = torch.Generator().manual_seed(dev_seed)
                 dev_cost = float(_rollout_cost(sim, policy, self.dev_paths, self.dev_periods,
                                                self.dev_warmup, dgen, dev))
-            budget.add(dev_steps)
-            log(budget.steps, dev_cost, train_loss=float(loss.detach()))
+            clock.add(dev_steps)
+            log(clock.steps, dev_cost, train_loss=float(loss.detach()))
             if dev_cost < best - 1e-9:
                 best, best_state, stale = dev_cost, copy.deepcopy(policy.state_dict()), 0
             else:
                 stale += 1
 
         loss, evaluated, state = None, False, None
-        while it < iters and budget.steps_left >= steps_per_iter and budget.seconds_left > 0:
+        while it < iters and clock.steps_left >= steps_per_iter and clock.seconds_left > 0:
             it += 1
             # truncated backpropagation through one long trajectory per path: each step
             # continues from where the last one stopped (so the policy trains on the states it
@@ -222,14 +218,14 @@ class HDPO(Solver):
             loss.backward()
             opt.step()
             sched.step()
-            budget.add(steps_per_iter)
+            clock.add(steps_per_iter)
             evaluated = False
-            if it % self.eval_every == 0 and budget.steps_left >= dev_steps:
+            if it % self.eval_every == 0 and clock.steps_left >= dev_steps:
                 dev_evaluate(loss)
                 evaluated = True
                 if stale >= self.patience:
                     break
-        if loss is not None and not evaluated and budget.steps_left >= dev_steps:
+        if loss is not None and not evaluated and clock.steps_left >= dev_steps:
             dev_evaluate(loss)
         if best_state is not None:  # the best policy on the development scenarios
             policy.load_state_dict(best_state)

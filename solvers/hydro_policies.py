@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..problems.hydro import SDDP, HydroView, StageLP
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
 
@@ -26,8 +27,7 @@ def _lp_policy(system, lps):
 
 
 class _Hydro(Solver):
-    def supports(self, problem):
-        return None if "hydro" in problem.spec.tags else "hydro problems only"
+    requires = (HydroView,)
 
 
 class Myopic(_Hydro):
@@ -35,8 +35,7 @@ class Myopic(_Hydro):
     default_budget = Budget(seconds=60)
     description = "each stage minimised alone, future water valued at zero"
 
-    def solve(self, problem, budget, seed, log):
-        from ..problems.hydro.stage_lp import StageLP
+    def solve(self, problem, clock, seed, log):
         return Outcome(policies=[_lp_policy(problem.system, [StageLP(problem.system)])])
 
 
@@ -45,10 +44,9 @@ class SDDPPolicy(_Hydro):
     default_budget = Budget(seconds=600)
     description = "stochastic dual dynamic programming (Benders cuts on the stage LPs)"
 
-    def solve(self, problem, budget, seed, log):
-        from ..problems.hydro.sddp import SDDP
+    def solve(self, problem, clock, seed, log):
         sddp = SDDP(problem.system)
-        r = sddp.train(max_iterations=self.max_iterations, seconds=max(1.0, budget.seconds_left * 0.8),
+        r = sddp.train(max_iterations=self.max_iterations, seconds=max(1.0, clock.seconds_left * 0.8),
                        tol=self.tol, window=self.window, sim_paths=self.sim_paths, seed=seed)
         for i, lb in enumerate(r.lower_bounds):
             log(i + 1, lb)

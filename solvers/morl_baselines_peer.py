@@ -108,7 +108,7 @@ class MBGPILS(Solver):
             return "discrete actions only (GPI-LS)"
         return _missing()
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         from morl_baselines.multi_policy.gpi_pd.gpi_pd import GPILS
         spec = problem.spec
         gamma = spec.scenarios.discount if spec.scenarios.discount < 1.0 else self.gamma
@@ -116,12 +116,12 @@ class MBGPILS(Solver):
         agent = GPILS(problem.env(), net_arch=[int(self.hidden)] * int(self.layers),
                       gradient_updates=int(self.gradient_updates), gamma=gamma, log=False, seed=seed,
                       device=self.device)
-        total = int(min(budget.steps_left, 10**12))
+        total = int(min(clock.steps_left, 10**12))
         agent.train(total_timesteps=total, eval_env=eval_env, ref_point=np.asarray(spec.hv_ref_point, float),
                     num_eval_episodes_for_front=int(self.eval_episodes),
                     timesteps_per_iter=int(self.timesteps_per_iter), checkpoints=False)
-        budget.add(agent.global_step + eval_env.steps)
-        log(budget.steps, float(len(agent.weight_support)))
+        clock.add(agent.global_step + eval_env.steps)
+        log(clock.steps, float(len(agent.weight_support)))
         weights = [w.cpu().numpy() for w in agent.weight_support]
         return Outcome(policies=[GPIPolicy(agent, w) for w in weights],
                        info={"weights": [w.tolist() for w in weights], "train_steps": int(agent.global_step),
@@ -149,12 +149,12 @@ class MBPGMORL(Solver):
             return "continuous actions only (morl-baselines' PGMORL)"
         return _missing()
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         from morl_baselines.multi_policy.pgmorl.pgmorl import PGMORL
         spec = problem.spec
         gamma = spec.scenarios.discount if spec.scenarios.discount < 1.0 else self.gamma
         per_iter = int(self.steps_per_iteration) * int(self.num_envs) * int(self.pop_size)
-        iterations = int(min(budget.steps_left, 10**12)) // per_iter
+        iterations = int(min(clock.steps_left, 10**12)) // per_iter
         evo = int(self.evolutionary_iterations)
         warmup = max(1, int(round(self.warmup_fraction * iterations)))
         generations = max(1, (iterations - warmup) // evo)
@@ -168,8 +168,8 @@ class MBPGMORL(Solver):
         eval_env = Counted(problem.env())
         # total_timesteps sized so that it runs exactly warm-up + generations x evo iterations
         agent.train(total_timesteps=(warmup + generations * evo) * per_iter, eval_env=eval_env, ref_point=ref)
-        budget.add(agent.global_step + eval_env.steps)
-        log(budget.steps, float(len(agent.archive.individuals)))
+        clock.add(agent.global_step + eval_env.steps)
+        log(clock.steps, float(len(agent.archive.individuals)))
         if self.observations not in ("training", "raw"):
             raise ValueError(f"observations must be 'training' or 'raw', got {self.observations!r}")
         space, _ = _action_space(problem)

@@ -13,6 +13,7 @@ import torch
 
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
+from ..views import GymView
 
 DEFAULTS = {
     "n_envs": 8,
@@ -93,15 +94,12 @@ def sim_vec_env(sim, n_envs: int, seed: int):
 
 
 def box_policy_problem(problem) -> str | None:
-    """Why a Gaussian-policy RL solver cannot take ``problem`` (None if it can)."""
+    """Why a Gaussian-policy RL solver cannot take ``problem``, given its Gymnasium view (None if
+    it can)."""
     import gymnasium as gym
     if problem.spec.answer != "policy" or problem.spec.n_obj != 1:
         return "single-objective, single-policy problems only"
-    try:
-        env = problem.env()
-    except NotImplementedError as exc:
-        return str(exc)
-    if not isinstance(env.action_space, gym.spaces.Box):
+    if not isinstance(problem.env().action_space, gym.spaces.Box):
         return "needs a Box action space"
     return None
 
@@ -136,13 +134,14 @@ class PPO(Solver):
     defaults = DEFAULTS
     default_budget = Budget(steps=1_000_000, seconds=1200)
     description = "Stable-Baselines3 PPO on the Gymnasium env (rescaled actions, normalised obs/reward)"
+    requires = (GymView,)
 
     def supports(self, problem):
         if self.vec not in ("sim", "env"):
             return f"vec must be 'sim' or 'env', got {self.vec!r}"
         return box_policy_problem(problem)
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         import gymnasium as gym
         from stable_baselines3 import PPO as SB3PPO
         from stable_baselines3.common.callbacks import BaseCallback
@@ -155,7 +154,7 @@ class PPO(Solver):
 
         n_envs = self.n_envs
         n_steps = self.n_steps
-        total = budget.budget.steps or 10**12
+        total = clock.budget.steps or 10**12
         if total < n_envs * n_steps:  # a small budget: one shorter rollout
             n_envs = max(1, min(n_envs, total // 16))
             n_steps = max(2, total // n_envs)
@@ -173,7 +172,6 @@ class PPO(Solver):
                        policy_kwargs={"net_arch": [self.hidden, self.hidden], "log_std_init": self.log_std_init},
                        seed=seed,
                        device=self.device, verbose=0)
-        clock = budget
 
         class Track(BaseCallback):
             def _on_step(self):

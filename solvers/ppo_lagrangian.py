@@ -26,7 +26,8 @@ from torch import nn
 
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
-from ._advantage import gae
+from ..views import GymView
+from ._ppo import clipped_surrogate, gae, ppo_defaults, standardise
 from .ppo import box_policy_problem
 
 DEFAULTS = {
@@ -34,10 +35,7 @@ DEFAULTS = {
     "n_steps": 96,         # rollout length per env
     "minibatch": 256,
     "epochs": 10,
-    "lr": 3e-4,
-    "gamma": 0.99,
-    "gae_lambda": 0.95,
-    "clip": 0.2,
+    **ppo_defaults("lr", "gamma", "gae_lambda", "clip", "vf_coef"),
     "hidden": 64,
     "log_std_init": -1.0,  # in the [-1, 1] action scale
     "kp": 0.1,             # PID gains on the multiplier (OmniSafe's CPPOPID defaults)
@@ -77,6 +75,7 @@ class PPOLagrangian(Solver):
     defaults = DEFAULTS
     default_budget = Budget(steps=150_000, seconds=1200)
     description = "PPO with PID-Lagrangian multipliers on the constraint costs (Stooke et al. 2020)"
+    requires = (GymView,)
 
     def supports(self, problem):
         if problem.spec.n_con == 0:
@@ -85,7 +84,7 @@ class PPOLagrangian(Solver):
             return "constraints of the form cost <= threshold only"
         return box_policy_problem(problem)
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         from stable_baselines3.common.running_mean_std import RunningMeanStd
         torch.manual_seed(seed)
         N, T = self.n_envs, self.n_steps
@@ -110,13 +109,13 @@ class PPOLagrangian(Solver):
         ep_ret, ep_cost = np.zeros(N), np.zeros((N, K))
         lam = np.full(K, float(self.lambda_init))
         integral, prev_jc = np.zeros(K), None
-        total = budget.budget.steps or 10**12
+        total = clock.budget.steps or 10**12
         it = 0
 
         def norm(o):
             return np.clip((o - obs_stat.mean) / np.sqrt(obs_stat.var + 1e-8), -10, 10).astype(np.float32)
 
-        while budget.steps + N * T <= total and budget.seconds_left > 0:
+        while clock.steps + N * T <= total and clock.seconds_left > 0:
             it += 1
             O = np.zeros((T, N, obs_dim), np.float32)
             A = np.zeros((T, N, act_dim), np.float32)
@@ -149,7 +148,7 @@ class PPOLagrangian(Solver):
                     obs[i] = nobs
                 ret_acc = ret_acc * self.gamma * (1 - D[t]) + R[t]
                 ret_stat.update(ret_acc)
-            budget.add(N * T)
+            clock.add(N * T)
 
             # PID-Lagrangian multiplier update from this rollout's finished episodes
             if finished_cost:
@@ -159,7 +158,7 @@ class PPOLagrangian(Solver):
                 deriv = np.zeros(K) if prev_jc is None else np.maximum(0.0, jc - prev_jc)
                 lam = np.maximum(0.0, self.kp * err + self.ki * integral + self.kd * deriv)
                 prev_jc = jc
-                log(budget.steps, float(-np.mean(finished_ret)))
+                log(clock.steps, float(-np.mean(finished_ret)))
 
             scale = np.sqrt(ret_stat.var + 1e-8)
             with torch.no_grad():
@@ -168,8 +167,8 @@ class PPOLagrangian(Solver):
             adv_r, ret_r = gae(R / scale, V[..., 0], last_v[:, 0], D, self.gamma, self.gae_lambda)
             adv_c, ret_c = zip(*[gae(C[..., k], V[..., 1 + k], last_v[:, 1 + k], D, self.gamma, self.gae_lambda)
                                  for k in range(K)])
-            adv_r = (adv_r - adv_r.mean()) / (adv_r.std() + 1e-8)
-            adv_c = [(a - a.mean()) / (a.std() + 1e-8) for a in adv_c]  # standardised, as A_r
+            adv_r = standardise(adv_r)
+            adv_c = [standardise(a) for a in adv_c]  # standardised, as A_r
             adv = (adv_r - sum(l * a for l, a in zip(lam, adv_c))) / (1.0 + lam.sum())
             targets = np.stack([ret_r] + list(ret_c), axis=-1)
 
@@ -182,15 +181,15 @@ class PPOLagrangian(Solver):
                     j = perm[s:s + self.minibatch]
                     dist = torch.distributions.Normal(actor(bO[j]), log_std.exp())
                     ratio = (dist.log_prob(bA[j]).sum(-1) - bLP[j]).exp()
-                    pg = -torch.min(ratio * bAdv[j], ratio.clamp(1 - self.clip, 1 + self.clip) * bAdv[j]).mean()
+                    pg = clipped_surrogate(ratio, bAdv[j], self.clip)
                     vloss = ((critics(bO[j]) - bTgt[j]) ** 2).mean()
                     opt.zero_grad()
-                    (pg + 0.5 * vloss).backward()
+                    (pg + self.vf_coef * vloss).backward()
                     nn.utils.clip_grad_norm_(params, self.max_grad_norm)
                     opt.step()
 
         policy = GaussianPolicy(actor.eval(), obs_stat.mean.copy(), obs_stat.var.copy(), low, high)
-        return Outcome(policies=[policy], info={"timesteps": int(budget.steps), "iterations": it,
+        return Outcome(policies=[policy], info={"timesteps": int(clock.steps), "iterations": it,
                                                 "lambda": lam.tolist(),
                                                 "last_episode_cost": None if prev_jc is None else prev_jc.tolist()})
 

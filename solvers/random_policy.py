@@ -12,6 +12,7 @@ import torch
 
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
+from ..views import GymView, Simulated, offers
 
 
 class RandomPolicy(Solver):
@@ -21,18 +22,16 @@ class RandomPolicy(Solver):
 
     def supports(self, problem):
         if problem.spec.answer == "solutions":
-            try:
-                problem.env()
-            except NotImplementedError:
+            if not offers(problem, GymView):
                 return "needs a Gymnasium view of the per-instance problem"
             if len(problem.instances()) != 1:
                 return "per-instance problems with one instance (the Gymnasium view's) only"
             return None
-        if problem.spec.answer != "policy" or problem.sim() is None:
+        if problem.spec.answer != "policy" or not offers(problem, Simulated):
             return "needs a single-policy problem with a batched simulator"
         return None
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         if problem.spec.answer == "solutions":
             return Outcome(solutions=[random_episode(problem.env(), seed)])
         sim = problem.sim()

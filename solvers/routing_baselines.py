@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..problems.routing import CVRPView, KnapsackView, OPView, TSPView
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
 
@@ -23,10 +24,7 @@ from ..solver import Budget, Outcome, Solver
 class _Routing(Solver):
     defaults: dict = {}
     default_budget = Budget(seconds=600)
-    tag = "tsp"
-
-    def supports(self, problem):
-        return None if self.tag in problem.spec.tags else f"{self.tag} problems only"
+    requires = (TSPView,)
 
 
 def nearest_neighbour_tours(batch) -> np.ndarray:
@@ -39,7 +37,7 @@ def nearest_neighbour_tours(batch) -> np.ndarray:
 class NearestNeighbour(_Routing):
     description = "nearest unvisited node next (batched over instances)"
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         return Outcome(solutions=list(nearest_neighbour_tours(problem.batch())))
 
 
@@ -73,11 +71,11 @@ def insertion_tour(d: np.ndarray, farthest: bool) -> np.ndarray:
 class Insertion(_Routing):
     farthest = False
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         tours = []
         for inst in problem.instances():
             tours.append(insertion_tour(inst.distances(), self.farthest))
-            if budget.seconds_left <= 0:
+            if clock.seconds_left <= 0:
                 break
         return Outcome(solutions=tours)
 
@@ -111,12 +109,12 @@ def two_opt(tour: np.ndarray, d: np.ndarray, max_passes: int = 10_000) -> np.nda
 class TwoOpt(_Routing):
     description = "2-opt local search from the nearest-neighbour tour"
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         start = nearest_neighbour_tours(problem.batch())
         tours = []
         for inst, t in zip(problem.instances(), start):
             tours.append(two_opt(t, inst.distances()))
-            if budget.seconds_left <= 0:
+            if clock.seconds_left <= 0:
                 break
         return Outcome(solutions=tours)
 
@@ -161,17 +159,17 @@ def clarke_wright(instance) -> list[list[int]]:
 
 class ClarkeWright(_Routing):
     description = "Clarke-Wright savings (parallel version)"
-    tag = "cvrp"
+    requires = (CVRPView,)
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         return Outcome(solutions=[clarke_wright(inst) for inst in problem.instances()])
 
 
 class GreedyPrize(_Routing):
     description = "next the reachable node of most prize per unit of length (batched over instances)"
-    tag = "op"
+    requires = (OPView,)
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         b = problem.batch()
         while not b.done.all():
             m = b.mask()
@@ -184,9 +182,9 @@ class GreedyPrize(_Routing):
 
 class GreedyRatio(_Routing):
     description = "items by value / weight, each taken when it fits (batched over instances)"
-    tag = "knapsack"
+    requires = (KnapsackView,)
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         return Outcome(solutions=ratio_greedy(problem.batch()).solutions())
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..problems.hydro import HydroView, StageLP, sample_paths
 from ..registry import register_solver
 from ..solver import Budget, Outcome, Solver
 
@@ -98,12 +99,9 @@ class TSDDR(Solver):
     default_budget = Budget(seconds=600)
     description = "deep decision rules for target states, gradients from the stage LPs' duals (TS-DDR)"
 
-    def supports(self, problem):
-        return None if "hydro" in problem.spec.tags and hasattr(problem, "system") else "hydro problems only"
+    requires = (HydroView,)
 
-    def solve(self, problem, budget, seed, log):
-        from ..problems.hydro.sddp import sample_paths
-        from ..problems.hydro.stage_lp import StageLP
+    def solve(self, problem, clock, seed, log):
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         s = problem.system
@@ -115,7 +113,7 @@ class TSDDR(Solver):
         dev = sample_paths(s, self.dev_paths, np.random.default_rng(dev_seed))
         best, best_state, stale, cscale = math.inf, None, 0, self.cost_scale
         for it in range(1, self.max_iters + 1):
-            if budget.seconds_left <= 0:
+            if clock.seconds_left <= 0:
                 break
             total = _run(policy, s, lp, sample_paths(s, self.batch, rng), grad=True)
             if not cscale:
@@ -124,11 +122,11 @@ class TSDDR(Solver):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            budget.add(self.batch * s.stages)
+            clock.add(self.batch * s.stages)
             if it % self.eval_every == 0 or it == 1:
                 d = float(_run(policy, s, lp, dev, grad=False).mean())
-                budget.add(self.dev_paths * s.stages)
-                log(budget.steps, d, train=float(total.mean().detach()))
+                clock.add(self.dev_paths * s.stages)
+                log(clock.steps, d, train=float(total.mean().detach()))
                 if d < best - 1e-9 * abs(best if best < math.inf else 1):
                     best, best_state, stale = d, copy.deepcopy(policy.state_dict()), 0
                 else:

@@ -3,6 +3,7 @@ import os
 import time
 from pathlib import Path
 
+import mobench
 from mobench import Budget, Outcome, Solver, register_solver
 from mobench.solvers.random_policy import RandomPolicy
 
@@ -16,11 +17,11 @@ class Sleepy(Solver):
     def supports(self, problem):
         return None
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         if os.environ.get("MOBENCH_TEST_PID_DIR"):
             (Path(os.environ["MOBENCH_TEST_PID_DIR"]) / str(os.getpid())).touch()
         time.sleep(self.seconds)
-        return RandomPolicy("random").solve(problem, budget, seed, log)
+        return RandomPolicy("random").solve(problem, clock, seed, log)
 
 
 class Crashy(Solver):
@@ -30,7 +31,7 @@ class Crashy(Solver):
     def supports(self, problem):
         return None
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         raise RuntimeError("deliberate failure for the test")
 
 
@@ -56,8 +57,9 @@ ITEMS = [  # (weights, values, capacity)
 
 
 class ToyKnapsack(Problem):
-    def __init__(self):
-        self.spec = Spec(id="", objectives=(Objective("value", "max"),), answer="solutions")
+    def __init__(self, target):
+        super().__init__(target)
+        self.spec = Spec(id=self.id, objectives=(Objective("value", "max"),), answer="solutions")
 
     def instances(self):
         return ITEMS
@@ -85,7 +87,7 @@ class Greedy(Solver):
     def supports(self, problem):
         return None if problem.spec.answer == "solutions" else "per-instance problems only"
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         sols = []
         for w, v, cap in problem.instances():
             order = sorted(range(len(w)), key=lambda i: -v[i] / w[i])
@@ -108,8 +110,8 @@ class SlowReferenceKnapsack(ToyKnapsack):
     ``path``.log when it ends): the runner's tests that references are computed once, before the
     runs, outside the evaluation's time limit, and that stopping the runner stops them."""
 
-    def __init__(self, seconds: float, path: str):
-        super().__init__()
+    def __init__(self, target, seconds: float, path: str):
+        super().__init__(target)
         if not path:
             raise ValueError("testfam/slow-reference-v0 needs path=<the reference's cache file>")
         self.seconds, self.path = seconds, Path(path)
@@ -135,12 +137,11 @@ from mobench.problems.inventory import LostSales  # noqa: E402
 class Drifting(LostSales):
     """Broken on purpose: the env is a view of a simulator with another shortage cost."""
 
-    def __init__(self):
-        super().__init__(L=1, p=9.0, h=1.0)
+    def __init__(self, target):
+        super().__init__(target, L=1, p=9.0, h=1.0)
 
     def env(self):
-        other = LostSales(L=1, p=10.0, h=1.0)
-        return SimEnv(other.sim())
+        return SimEnv(mobench.make("inventory/lost-sales-v0", L=1, p=10.0, h=1.0).sim())
 
 
 register("testfam/drifting-v0", Drifting)
@@ -172,8 +173,9 @@ class BiSim(BatchedSim):
 
 
 class BiObjective(Problem):
-    def __init__(self):
-        self.spec = Spec(id="", objectives=(Objective("f1", "min"), Objective("f2", "min")),
+    def __init__(self, target):
+        super().__init__(target)
+        self.spec = Spec(id=self.id, objectives=(Objective("f1", "min"), Objective("f2", "min")),
                          constraints=(Constraint("a2", 0.5),), answer="pareto-policies",
                          scenarios=TestScenarios(seed=1, n=4, horizon=5, dev_seed=2),
                          hv_ref_point=(1.0, 1.0))
@@ -193,7 +195,7 @@ class ConstantActions(Solver):
     def supports(self, problem):
         return None if problem.spec.answer == "pareto-policies" else "Pareto problems only"
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         return Outcome(policies=[(lambda o, a=a: torch.full((o.shape[0], 1), a))
                                  for a in np.linspace(0, 1, self.n)])
 
@@ -222,8 +224,9 @@ class SpendSim(BatchedSim):
 
 
 class Budgeted(Problem):
-    def __init__(self):
-        self.spec = Spec(id="", objectives=(Objective("loss", "min"),), constraints=(Constraint("spend", 1.0),),
+    def __init__(self, target):
+        super().__init__(target)
+        self.spec = Spec(id=self.id, objectives=(Objective("loss", "min"),), constraints=(Constraint("spend", 1.0),),
                          scenarios=TestScenarios(seed=1, n=8, horizon=5, dev_seed=2, aggregate="sum"))
 
     def sim(self):

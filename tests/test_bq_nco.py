@@ -6,7 +6,7 @@ import torch
 import mobench
 from mobench.problems.routing import TSPInstance, lkh_tour
 from mobench.problems.routing.instances import tsp_test_set, tour_length
-from mobench.solvers.bq_nco import BQModel, decode, sub_problem, train
+from mobench.solvers.bq_nco.tsp import BQModel, decode, sub_problem, train
 
 torch.set_num_threads(1)
 CFG = dict(lr=1e-3, batch=64)
@@ -73,7 +73,7 @@ def test_shipped_checkpoint_gap():
     at N = 50); fails above 2.5%."""
     from mobench.evaluate import evaluate
     from mobench.solver import Budget
-    from mobench.solvers.bq_nco import SHIPPED
+    from mobench.solvers.bq_nco.tsp import SHIPPED
     assert SHIPPED.exists(), "the trained TSP model must ship with the package"
     problem = mobench.make("routing/tsp-v0:N=50,count=32")
     out = mobench.make_solver("bq-nco").solve(problem, Budget(seconds=60), 0, None)
@@ -84,7 +84,7 @@ def test_shipped_checkpoint_gap():
 def test_knn_restriction_picks_among_the_nearest_and_is_off_above_n():
     """With knn >= N - 1 decoding is unchanged; with knn = 4 every greedy step goes to one of
     the 4 unvisited nodes nearest to the current node, and the tours are permutations."""
-    from mobench.solvers.bq_nco import SHIPPED, load_model
+    from mobench.solvers.bq_nco.tsp import SHIPPED, load_model
     torch.manual_seed(0)
     model, _ = load_model(SHIPPED)
     coords = torch.rand(6, 30, 2)
@@ -103,7 +103,7 @@ def test_knn_restriction_picks_among_the_nearest_and_is_off_above_n():
 
 
 def test_dihedral_symmetries_keep_tour_lengths():
-    from mobench.solvers.bq_nco import dihedral
+    from mobench.solvers.bq_nco.common import dihedral
     coords = torch.rand(8, 12, 2, dtype=torch.float64)
     tour = np.random.default_rng(0).permutation(12)
     moved = dihedral(coords, torch.arange(8))
@@ -113,10 +113,10 @@ def test_dihedral_symmetries_keep_tour_lengths():
         assert m.min() >= 0 and m.max() <= 1
 
 
-# --- knapsack model (solvers/bq_nco_knapsack.py) -------------------------------------------------
+# --- knapsack model (solvers/bq_nco/knapsack.py) -------------------------------------------------
 
 def _pool(n, count, seed):
-    from mobench.solvers.bq_nco_knapsack import training_pool
+    from mobench.solvers.bq_nco.knapsack import training_pool
     w, v, s, cap = training_pool(n, count, seed)
     return torch.as_tensor(w), torch.as_tensor(v, dtype=torch.float32), torch.as_tensor(s), cap, v
 
@@ -124,7 +124,7 @@ def _pool(n, count, seed):
 def test_knapsack_optimal_sets_equal_the_dp_optimum():
     from mobench.problems.routing.instances import knapsack_test_set
     from mobench.problems.routing.knapsack import knapsack_dp
-    from mobench.solvers.bq_nco_knapsack import optimal_sets
+    from mobench.solvers.bq_nco.knapsack import optimal_sets
     insts = knapsack_test_set(80, 12, 3)  # total weight ~40 against capacity 25: it binds
     w = np.stack([i.int_weights()[0] for i in insts])
     v = np.stack([i.values for i in insts])
@@ -139,7 +139,7 @@ def test_knapsack_sub_problem_targets_are_optimal_for_the_sub_problem():
     principle of optimality the multi-label imitation rests on): checked by DP on each one."""
     from mobench.problems.routing.instances import KnapsackInstance, WEIGHT_UNITS
     from mobench.problems.routing.knapsack import knapsack_dp
-    from mobench.solvers.bq_nco_knapsack import sub_problems
+    from mobench.solvers.bq_nco.knapsack import sub_problems
     W, V, S, cap, _ = _pool(40, 24, 4)
     feats, pad, target, left = sub_problems(W, V, S, cap, torch.Generator().manual_seed(0))
     assert (target & ~pad).equal(target) and target.any(1).all()
@@ -153,7 +153,7 @@ def test_knapsack_sub_problem_targets_are_optimal_for_the_sub_problem():
 
 
 def test_knapsack_training_learns_and_greedy_answers_are_maximal():
-    from mobench.solvers.bq_nco_knapsack import KPModel, decode, set_loss, sub_problems, train
+    from mobench.solvers.bq_nco.knapsack import KPModel, decode, set_loss, sub_problems, train
     torch.manual_seed(0)
     W, V, S, cap, _ = _pool(60, 400, 5)
     Wt, Vt, St, _, v = _pool(60, 64, 6)
@@ -208,7 +208,7 @@ def test_shipped_knapsack_checkpoint_gap():
     0.079%); fails above the issue's target of 0.1%."""
     from mobench.evaluate import evaluate
     from mobench.solver import Budget
-    from mobench.solvers.bq_nco_knapsack import SHIPPED
+    from mobench.solvers.bq_nco.knapsack import SHIPPED
     assert SHIPPED.exists(), "the trained knapsack model must ship with the package"
     problem = mobench.make("routing/knapsack-v0:N=200,count=16")
     out = mobench.make_solver("bq-nco").solve(problem, Budget(seconds=120), 0, None)
@@ -221,7 +221,7 @@ def test_shipped_knapsack_checkpoint_gap():
 def test_cvrp_targets_are_allowed_and_shuffled_routes_keep_length_and_loads():
     from mobench.problems.routing.cvrp import CVRPBatch, routes_length
     from mobench.problems.routing.instances import CVRPInstance
-    from mobench.solvers import bq_nco_cvrp as cv
+    from mobench.solvers.bq_nco import cvrp as cv
     n = 12
     z = cv.training_pool(n, 6, 99, 1, 0.1)
     pool = {k: torch.as_tensor(v) for k, v in z.items()}
@@ -246,7 +246,7 @@ def test_cvrp_targets_are_allowed_and_shuffled_routes_keep_length_and_loads():
 def test_cvrp_training_learns_and_greedy_solutions_are_feasible():
     from mobench.problems.routing.cvrp import check_routes, routes_length
     from mobench.problems.routing.instances import cvrp_test_set
-    from mobench.solvers import bq_nco_cvrp as cv
+    from mobench.solvers.bq_nco import cvrp as cv
     torch.manual_seed(0)
     z = cv.training_pool(10, 100, 7, 1, 0.05)
     pool = {k: torch.as_tensor(v) for k, v in z.items()}
@@ -280,7 +280,7 @@ def test_cvrp_training_learns_and_greedy_solutions_are_feasible():
 def test_cvrp_greedy_decoding_steps_the_env_with_its_masks():
     from mobench.problems.routing.cvrp import CVRPBatch
     from mobench.problems.routing.instances import cvrp_test_set
-    from mobench.solvers import bq_nco_cvrp as cv
+    from mobench.solvers.bq_nco import cvrp as cv
     torch.manual_seed(1)
     model = cv.CVRPModel(d_model=32, heads=4, layers=2, ff=64).eval()
     insts = cvrp_test_set(12, 8, 3)
@@ -318,7 +318,7 @@ def test_shipped_cvrp_checkpoint_gap():
     gap 11.2% when shipped (beam-16 3.2%, Clarke-Wright 3.8%); fails above 14%."""
     from mobench.evaluate import evaluate
     from mobench.solver import Budget
-    from mobench.solvers.bq_nco_cvrp import SHIPPED
+    from mobench.solvers.bq_nco.cvrp import SHIPPED
     assert SHIPPED.exists(), "the trained CVRP model must ship with the package"
     problem = mobench.make("routing/cvrp-v0:N=50,count=32")
     out = mobench.make_solver("bq-nco").solve(problem, Budget(seconds=120), 0, None)
@@ -338,7 +338,7 @@ def test_op_pyvrp_reference_matches_the_proved_mip_and_fits_the_budget():
 
 def test_op_targets_are_allowed_and_reversed_tours_keep_prize_and_budget():
     from mobench.problems.routing.op import OPBatch
-    from mobench.solvers import bq_nco_op as op
+    from mobench.solvers.bq_nco import op
     n = 12
     z = op.training_pool(n, 8, 99, 1, 0.1)
     pool = op.as_pool(z)
@@ -366,7 +366,7 @@ def test_op_targets_are_allowed_and_reversed_tours_keep_prize_and_budget():
 def test_op_greedy_decoding_steps_the_env_with_its_masks():
     from mobench.problems.routing.instances import op_test_set
     from mobench.problems.routing.op import OPBatch
-    from mobench.solvers import bq_nco_op as op
+    from mobench.solvers.bq_nco import op
     torch.manual_seed(1)
     model = op.OPModel(d_model=32, heads=4, layers=2, ff=64).eval()
     insts = op_test_set(12, 8, 3)
@@ -394,7 +394,7 @@ def test_op_greedy_decoding_steps_the_env_with_its_masks():
 def test_op_training_learns_and_beam_is_no_worse_than_greedy():
     from mobench.problems.routing.instances import op_test_set
     from mobench.problems.routing.op import check_op_tour
-    from mobench.solvers import bq_nco_op as op
+    from mobench.solvers.bq_nco import op
     torch.manual_seed(0)
     z = op.training_pool(10, 100, 7, 1, 0.05)
     pool = op.as_pool(z)
@@ -438,7 +438,7 @@ def test_shipped_op_checkpoint_gap():
     9.1% when shipped (greedy-prize 21.0%); fails above 12%."""
     from mobench.evaluate import evaluate
     from mobench.solver import Budget
-    from mobench.solvers.bq_nco_op import SHIPPED
+    from mobench.solvers.bq_nco.op import SHIPPED
     assert SHIPPED.exists(), "the trained OP model must ship with the package"
     problem = mobench.make("routing/op-v0:N=50,count=32")
     out = mobench.make_solver("bq-nco").solve(problem, Budget(seconds=120), 0, None)
@@ -447,7 +447,8 @@ def test_shipped_op_checkpoint_gap():
 
 
 def test_fine_tuning_starts_from_an_exported_model_and_keeps_its_record(tmp_path):
-    from mobench.solvers import bq_nco, bq_nco_knapsack
+    from mobench.solvers.bq_nco import knapsack as bq_nco_knapsack
+    from mobench.solvers.bq_nco import tsp as bq_nco
     small = ["--d-model", "16", "--heads", "2", "--layers", "1", "--ff", "32", "--device", "cpu", "--batch", "8"]
     data = ["--n", "8", "--instances", "12", "--data", str(tmp_path / "tsp8.npz")]
     bq_nco.main([*data, *small, "--out", str(tmp_path / "a.ck"), "--seconds", "0.5", "--export", str(tmp_path / "a.pt")])

@@ -8,8 +8,8 @@ import torch
 
 import mobench
 from mobench.solver import Budget, Checkpoint, Clock, Log
-from mobench.solvers.c_morl import (Agent, Archive, RunningMoments, barrier, crowding, init_weights, ipo_loss,
-                                    nondominated)
+from mobench.solvers.morl.c_morl import barrier, init_weights, ipo_loss
+from mobench.solvers.morl.common import Agent, Archive, RunningMoments, crowding, nondominated
 
 torch.set_num_threads(1)
 
@@ -196,7 +196,7 @@ def test_runner_resumes_from_the_checkpoint_then_removes_it(tmp_path):
 
 def test_paper_task_options_name_registered_tasks_and_valid_c_morl_options():
     from mobench.registry import format_target
-    from mobench.solvers.c_morl import PAPER_TASK_OPTIONS, paper_options
+    from mobench.solvers.morl.c_morl import PAPER_TASK_OPTIONS, paper_options
     assert paper_options("mogym/deep-sea-treasure-v0") == {}  # not a task of the paper
     assert paper_options("mogym/fruit-tree-v0") == {"init_fraction": 0.2, "n_select": 6, "norm_obs": True}
     for task, options in PAPER_TASK_OPTIONS.items():

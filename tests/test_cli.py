@@ -2,7 +2,9 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 import mobench
 from mobench.check import check_problem, check_solver
@@ -95,19 +97,41 @@ def test_check_catches_a_broken_problem():
     assert len(fails) == 1 and "agree step by step" in fails[0]
 
 
-def test_new_problem_scaffold_passes_check(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind, files", [
+    ("policy", ["__init__.py", "dynamics.py"]), ("solutions", ["__init__.py"]), ("env", ["__init__.py", "env.py"])])
+def test_new_problem_scaffold_passes_check(tmp_path, monkeypatch, kind, files):
+    """Each kind's scaffold registers, passes `mobench check` and its own generated test, and
+    scores an answer through the engine; a second scaffold of the name changes nothing."""
+    import importlib
+    import subprocess
+    import sys
+
+    from mobench import registry
+    name = f"toy{kind}"
     (tmp_path / "problems").mkdir()
-    assert main(["new-problem", "toyfam", "--root", str(tmp_path)]) == 0
+    assert main(["new-problem", name, "--kind", kind, "--root", str(tmp_path)]) == 0
     created = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.*"))
-    assert created == ["problems/toyfam/README.md", "problems/toyfam/__init__.py",
-                       "problems/toyfam/dynamics.py", "tests/test_toyfam.py"]
+    assert created == sorted([f"problems/{name}/{f}" for f in files + ["README.md"]] + [f"tests/test_{name}.py"])
     import mobench.problems as fam
     monkeypatch.setattr(fam, "__path__", list(fam.__path__) + [str(tmp_path / "problems")])
-    import importlib
-    importlib.import_module("mobench.problems.toyfam")
-    report = check_problem("toyfam/toyfam-v0")
-    assert report.ok, "\n".join(report.lines)
-    # a second scaffold with the same name changes nothing
-    assert main(["new-problem", "toyfam", "--root", str(tmp_path)]) == 2
-    from mobench import registry
-    registry._problems.pop("toyfam/toyfam-v0")
+    try:
+        importlib.import_module(f"mobench.problems.{name}")
+        report = check_problem(f"{name}/{name}-v0")
+        assert report.ok, "\n".join(report.lines)
+        problem = mobench.make(f"{name}/{name}-v0")
+        if kind == "solutions":
+            answer = [int(v.argmax()) for v in problem.instances()]
+            assert mobench.evaluate(problem, answer).summary["gap_pct"] == pytest.approx(0.0)
+        else:
+            policy = lambda obs: torch.full((obs.shape[0], 1), 0.5)
+            assert np.isfinite(mobench.evaluate(problem, policy).summary["obj:cost"])
+        assert main(["new-problem", name, "--root", str(tmp_path)]) == 2
+    finally:
+        registry._problems.pop(f"{name}/{name}-v0", None)
+        sys.modules.pop(f"mobench.problems.{name}", None)
+    # the generated test passes as generated (in a fresh process that finds the new folder)
+    env = {**__import__("os").environ, "MOBENCH_PLUGINS": f"mobench.problems.{name}"}
+    code = (f"import mobench.problems as f; f.__path__.append({str(tmp_path / 'problems')!r}); "
+            f"import pytest, sys; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', {str(tmp_path / 'tests')!r}]))")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import mobench
-from mobench.solvers.pgmorl import Population, fit_improvement, hyperbolic, select_tasks
+from mobench.solvers.morl.pgmorl import Population, fit_improvement, hyperbolic, select_tasks
 
 torch.set_num_threads(1)
 

@@ -16,13 +16,22 @@ wait-and-see bound on the test paths in its details; cached.
 """
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from ...cache import cached_json
 from ...problem import Problem
 from ...registry import Param, register
 from ...spec import Constraint, Objective, Reference, Spec, TestScenarios
 from .dynamics import HydroSim
-from .sddp import SDDP, deterministic_equivalent, wait_and_see
-from .system import System, load_bolivia, synthetic
+from .sddp import SDDP, deterministic_equivalent, sample_paths, wait_and_see
+from .stage_lp import StageLP
+from .system import STAGE_HOURS, System, load_bolivia, synthetic
+
+
+@runtime_checkable
+class HydroView(Protocol):
+    """The hydrothermal system behind the simulator: ``system`` (reservoirs, plants, inflows)."""
+    system: System
 
 SCENARIOS = dict(n=200, warmup=0, aggregate="sum")
 # A reliability criterion (our choice; the source has none): the load shed over the horizon,
@@ -36,7 +45,7 @@ class Hydro(Problem):
     system: System
 
     def _spec(self, what: str, seed: int):
-        self.spec = Spec(id="", objectives=(Objective("cost", "min"),),
+        self.spec = Spec(id=self.id, objectives=(Objective("cost", "min"),),
                          constraints=(Constraint("load_shed_pct", SHED_LIMIT_PCT),), answer="policy",
                          scenarios=TestScenarios(seed=seed, horizon=self.system.stages,
                                                  dev_seed=seed + 1, **SCENARIOS),
@@ -88,13 +97,15 @@ class Hydro(Problem):
 
 
 class Bolivia(Hydro):
-    def __init__(self, network: str, stages: int, load: str):
+    def __init__(self, target, network: str, stages: int, load: str):
+        super().__init__(target)
         self.system = load_bolivia(load, network).truncated(stages)
         self._spec(f"Bolivian hydrothermal system, {network} network, {stages} monthly stages, {load} load", 20240514)
 
 
 class Synthetic(Hydro):
-    def __init__(self, reservoirs: int, thermals: int, stages: int, scenarios: int, seed: int):
+    def __init__(self, target, reservoirs: int, thermals: int, stages: int, scenarios: int, seed: int):
+        super().__init__(target)
         self.system = synthetic(reservoirs, thermals, stages, scenarios, seed)
         self._spec(f"synthetic cascade: {reservoirs} reservoirs, {thermals} thermal units, "
                    f"{stages} stages x {scenarios} scenarios", 1000 + seed)
@@ -113,4 +124,5 @@ register("hydro/synthetic-v0", Synthetic, params={
     "seed": Param(0, low=0, doc="generator seed")},
     description="seeded small hydrothermal cascades with exact references")
 
-__all__ = ["Bolivia", "Synthetic", "HydroSim", "SDDP", "System", "load_bolivia", "synthetic"]
+__all__ = ["Bolivia", "Synthetic", "HydroView", "HydroSim", "SDDP", "StageLP", "System", "STAGE_HOURS",
+           "deterministic_equivalent", "load_bolivia", "sample_paths", "synthetic", "wait_and_see"]

@@ -9,11 +9,14 @@ Objective: long-run average cost per period (min), estimated on the fixed test s
 """
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 
 from ...problem import Problem
 from ...registry import Param, register, register_suite
 from ...spec import Objective, Reference, Spec, TestScenarios
+from ...views import refine
 from .dynamics import InventorySim, inventory_position
 from .reference import backlogged_base_stock, lost_sales_reference
 
@@ -27,16 +30,30 @@ Q_MAX = 30.0  # largest order accepted (6x mean demand); optimal orders stay far
 ENV_HORIZON = 200  # episode length of the Gymnasium view (training only)
 
 
+@runtime_checkable
+class StockView(Protocol):
+    """One store's stock simulated by an InventorySim: ``sim()``.
+
+    Its observation is the stock on hand, then the pipeline; the action is one order; it has
+    the ``mean`` demand and the lead time ``L``."""
+
+    def sim(self) -> InventorySim: ...
+
+
+refine(StockView, lambda p: isinstance(p.sim(), InventorySim))
+
+
 class SingleStore(Problem):
     lost_sales: bool
     demand: str
     mean, std = 5.0, None
 
-    def __init__(self, L: int, p: float, h: float):
+    def __init__(self, target, L: int, p: float, h: float):
+        super().__init__(target)
         self.L, self.p, self.h = L, p, h
         kind = "lost sales" if self.lost_sales else "backlogged demand"
         self.spec = Spec(
-            id="", objectives=(Objective("cost", "min"),), answer="policy", scenarios=SCENARIOS,
+            id=self.id, objectives=(Objective("cost", "min"),), answer="policy", scenarios=SCENARIOS,
             description=f"single store, {kind}, lead time {L}, p={p:g}, h={h:g}",
             tags=("inventory",))
 
@@ -72,9 +89,10 @@ class BackloggedTwoObjective(Problem):
     mean demand held, one period's backlogged."""
     mean, std = 5.0, 1.6
 
-    def __init__(self, L: int):
+    def __init__(self, target, L: int):
+        super().__init__(target)
         self.L = L
-        self.spec = Spec(id="", objectives=(Objective("held", "min"), Objective("short", "min")),
+        self.spec = Spec(id=self.id, objectives=(Objective("held", "min"), Objective("short", "min")),
                          answer="pareto-policies", scenarios=MO_SCENARIOS, hv_ref_point=(10.0, 5.0),
                          description=f"single store, backlogged demand, lead time {L}: units held vs units short",
                          tags=("inventory",))
@@ -126,4 +144,5 @@ for _L in (1, 2, 3, 4):
         register_suite("standard", f"inventory/lost-sales-v0:L={_L},p={_p:g}",
                        {"base-stock": None, "capped-base-stock": None, "hdpo": None, "ppo": None})
 
-__all__ = ["Backlogged", "LostSales", "InventorySim", "inventory_position", "P_COSTS"]
+__all__ = ["Backlogged", "LostSales", "BackloggedTwoObjective", "StockView", "InventorySim", "inventory_position",
+           "P_COSTS"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,17 +22,33 @@ from ...cache import cached_json
 from ...problem import Problem
 from ...registry import Param, register, register_suite
 from ...spec import Objective, Reference, Spec
-from .dispatch import BatchDispatch, Dispatch, JobShopEnv
+from .dispatch import FEATURES, WINDOW, BatchDispatch, Dispatch, JobShopEnv
 from .instances import Instance, benchmark_names, generate, load_benchmark, read_instance
+from .rules import RULES, dispatch, priority
 from .schedule import makespan, total_flow_time, violations
 
 # The reference of a file or generated instance: CP-SAT limited by deterministic time (its
-# measure of work, not the clock: a wall-clock limit gave answers that depended on the machine
-# and its load), 8 interleaved workers. On a generated 20 x 15 instance (seed 3) on the 2-core
-# AMD EPYC of 2026-11-29, beside two other processes, 10 units took 53 s of wall time (makespan
-# 1,360, bound 1,284) where the earlier reference, 60 s of wall time, found 1,380.
+# measure of work, not the clock, so that the same value comes out on any machine under any
+# load), 8 interleaved workers.
 REFERENCE_WORK = 10.0
 REFERENCE_WORKERS = 8
+
+
+@runtime_checkable
+class JobShopView(Protocol):
+    """Job-shop instances and their dispatching MDP: ``instances()`` and ``dispatcher()``."""
+
+    def instances(self) -> list[Instance]: ...
+
+    def dispatcher(self) -> Dispatch: ...
+
+
+def __getattr__(name):
+    """The CP model (OR-Tools) is imported when first used, not with the family."""
+    if name in ("JobShopModel", "epsilon_constraint_front"):
+        from . import cp_model
+        return getattr(cp_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def resolve_instance(name: str, jobs: int = 10, machines: int = 10, seed: int = 0) -> Instance:
@@ -58,10 +75,11 @@ def cp_reference(instance: Instance, work: float = REFERENCE_WORK) -> dict:
 class Makespan(Problem):
     objectives = (Objective("makespan", "min"),)
 
-    def __init__(self, instance: str, jobs: int, machines: int, seed: int, reward: str):
+    def __init__(self, target, instance: str, jobs: int, machines: int, seed: int, reward: str):
+        super().__init__(target)
         self.instance = resolve_instance(instance, jobs, machines, seed)
         self.reward = reward
-        self.spec = Spec(id="", objectives=self.objectives, answer="solutions",
+        self.spec = Spec(id=self.id, objectives=self.objectives, answer="solutions",
                          description=f"job shop {self.instance.name}: {self.instance.n_jobs} jobs x "
                                      f"{self.instance.n_machines} machines",
                          tags=("scheduling", "jobshop"))
@@ -120,13 +138,12 @@ class MakespanFlowtime(Makespan):
     (a fixed, solver-independent point that every sensible schedule improves on)."""
     objectives = (Objective("makespan", "min"), Objective("flowtime", "min"))
 
-    def __init__(self, instance: str, jobs: int, machines: int, seed: int, reward: str):
-        super().__init__(instance, jobs, machines, seed, reward)
-        from ...solvers.dispatching_rules import dispatch  # the rules define the reference point
+    def __init__(self, target, instance: str, jobs: int, machines: int, seed: int, reward: str):
+        super().__init__(target, instance, jobs, machines, seed, reward)
         pts = [(makespan(self.instance, s), total_flow_time(self.instance, s))
-               for s in (dispatch(Dispatch(self.instance), r) for r in ("spt", "mwkr", "mor", "fifo"))]
+               for s in (dispatch(Dispatch(self.instance), r) for r in RULES)]
         ref_point = tuple(1.2 * float(v) for v in np.max(pts, axis=0))
-        self.spec = Spec(id="", objectives=self.objectives, answer="pareto-solutions",
+        self.spec = Spec(id=self.id, objectives=self.objectives, answer="pareto-solutions",
                          hv_ref_point=ref_point, description=self.spec.description + ", makespan and flow time",
                          tags=self.spec.tags)
 
@@ -171,12 +188,13 @@ register("jobshop/makespan-v0", Makespan, params=PARAMS,
 register("jobshop/makespan-flowtime-v0", MakespanFlowtime, params=PARAMS,
          description="job-shop scheduling, one instance, makespan and total flow time (Pareto set)")
 
-RULES = ("spt", "mwkr", "mor", "fifo")
 for _suite, _ids in TAILLARD_GROUPS.items():
     for _i in _ids:
         register_suite(_suite, f"jobshop/makespan-v0:instance=ta{_i:02d}",
                        {**{r: None for r in RULES}, "cpsat": (None, 10)})
 register_suite("smoke", "jobshop/makespan-v0:instance=ft06", {"spt": None, "mwkr": None, "cpsat": (None, 5)})
 
-__all__ = ["Instance", "Makespan", "MakespanFlowtime", "BatchDispatch", "Dispatch", "JobShopEnv", "benchmark_names", "generate",
-           "load_benchmark", "read_instance", "resolve_instance", "violations", "makespan"]
+__all__ = ["Instance", "Makespan", "MakespanFlowtime", "JobShopView", "BatchDispatch", "Dispatch", "JobShopEnv",
+           "FEATURES", "WINDOW", "RULES", "dispatch", "priority", "benchmark_names", "generate", "load_benchmark",
+           "read_instance", "resolve_instance", "violations", "makespan", "total_flow_time", "JobShopModel",
+           "epsilon_constraint_front", "TAILLARD_GROUPS"]

@@ -84,12 +84,13 @@ TASKS = {
 class MOGymTask(Problem):
     task: str = ""
 
-    def __init__(self, episodes: int):
+    def __init__(self, target, episodes: int):
+        super().__init__(target)
         t = TASKS[self.task]
         self.env_id = t["env_id"]
         gamma = t.get("discount", 1.0)
         returns = "undiscounted returns" if gamma == 1.0 else f"returns discounted by {gamma:g}"
-        self.spec = Spec(id="", objectives=tuple(Objective(o, "max") for o in t["objectives"]),
+        self.spec = Spec(id=self.id, objectives=tuple(Objective(o, "max") for o in t["objectives"]),
                          answer="pareto-policies", hv_ref_point=t["ref_point"],
                          scenarios=TestScenarios(seed=t["seed"], n=episodes, horizon=t["horizon"],
                                                  aggregate="sum", dev_seed=t["seed"] + 1, discount=gamma),

@@ -23,6 +23,7 @@ it PyVRP's iterated local search with the CVRP's iteration counts (``best-known`
 from __future__ import annotations
 
 import hashlib
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,12 +31,57 @@ from ...cache import cached_json, peek_json
 from ...problem import Problem
 from ...registry import Param, register
 from ...spec import Objective, Reference, Spec
-from .op import OP_MIP_NODES, OPBatch, OPEnv, check_op_tour, op_mip, pyvrp_op
-from .cvrp import CVRPBatch, CVRPEnv, check_routes, pyvrp_routes, routes_length
-from .instances import (CVRPInstance, KnapsackInstance, OPInstance, TSPInstance, cvrp_test_set,
-                        knapsack_test_set, load_tsplib, op_test_set, read_tsplib, tsp_test_set, TSPLIB_OPTIMA)
+from ...views import refine
+from .cvrp import CVRPBatch, CVRPEnv, PyVRPBudget, check_routes, pyvrp_routes, routes_length, solve_feasible
+from .instances import (TSPLIB_OPTIMA, WEIGHT_UNITS, CVRPInstance, KnapsackInstance, OPInstance, TSPInstance,
+                        as_indices, cvrp_test_set, distance_matrix, knapsack_test_set, load_tsplib, op_test_set,
+                        read_tsplib, tour_length, tsp_test_set)
 from .knapsack import KnapsackBatch, KnapsackEnv, check_items, knapsack_dp
+from .op import OP_MIP_NODES, OPBatch, OPEnv, check_op_tour, op_mip, pyvrp_op
 from .tsp import TSPBatch, TSPEnv, check_tour, length, lkh_tour
+
+
+# Views: every routing problem answers per instance and offers its instances as one batched
+# BQ-MDP (``batch(device)``); which kind of instance is what a specialised solver relies on.
+@runtime_checkable
+class TSPView(Protocol):
+    """TSP instances as one batched BQ-MDP: ``instances()`` (TSPInstance) and ``batch()``."""
+
+    def instances(self) -> list[TSPInstance]: ...
+
+    def batch(self, device="cpu") -> TSPBatch: ...
+
+
+@runtime_checkable
+class CVRPView(Protocol):
+    """CVRP instances as one batched BQ-MDP: ``instances()`` (CVRPInstance) and ``batch()``."""
+
+    def instances(self) -> list[CVRPInstance]: ...
+
+    def batch(self, device="cpu") -> CVRPBatch: ...
+
+
+@runtime_checkable
+class OPView(Protocol):
+    """Orienteering instances as one batched BQ-MDP: ``instances()`` (OPInstance) and ``batch()``."""
+
+    def instances(self) -> list[OPInstance]: ...
+
+    def batch(self, device="cpu") -> OPBatch: ...
+
+
+@runtime_checkable
+class KnapsackView(Protocol):
+    """Knapsack instances as one batched BQ-MDP: ``instances()`` (KnapsackInstance) and ``batch()``."""
+
+    def instances(self) -> list[KnapsackInstance]: ...
+
+    def batch(self, device="cpu") -> KnapsackBatch: ...
+
+
+for _view, _kind in ((TSPView, TSPInstance), (CVRPView, CVRPInstance), (OPView, OPInstance),
+                     (KnapsackView, KnapsackInstance)):
+    refine(_view, lambda p, kind=_kind: isinstance(p.instances()[0], kind))
 
 
 def test_set_size(n: int, count: int = 0) -> int:
@@ -48,7 +94,8 @@ def _seed(n: int) -> int:
 
 
 class TSP(Problem):
-    def __init__(self, N: int, instance: str, count: int):
+    def __init__(self, target, N: int, instance: str, count: int):
+        super().__init__(target)
         if instance == "generated":
             coords = tsp_test_set(N, test_set_size(N, count), _seed(N))
             self._instances = [TSPInstance(f"uniform-{N}-{i}", c) for i, c in enumerate(coords)]
@@ -57,7 +104,7 @@ class TSP(Problem):
             inst = load_tsplib(instance) if instance in TSPLIB_OPTIMA else read_tsplib(instance)
             self._instances = [inst]
             what = f"TSP, TSPLIB instance {inst.name} ({inst.n} nodes, EUC_2D)"
-        self.spec = Spec(id="", objectives=(Objective("length", "min"),), answer="solutions",
+        self.spec = Spec(id=self.id, objectives=(Objective("length", "min"),), answer="solutions",
                          description=what, tags=("routing", "tsp"))
 
     def instances(self) -> list[TSPInstance]:
@@ -91,9 +138,10 @@ class TSP(Problem):
 
 
 class Knapsack(Problem):
-    def __init__(self, N: int, count: int):
+    def __init__(self, target, N: int, count: int):
+        super().__init__(target)
         self._instances = knapsack_test_set(N, test_set_size(N, count), _seed(N))
-        self.spec = Spec(id="", objectives=(Objective("value", "max"),), answer="solutions",
+        self.spec = Spec(id=self.id, objectives=(Objective("value", "max"),), answer="solutions",
                          description=f"0/1 knapsack, {len(self._instances)} instances of {N} items, capacity 25",
                          tags=("routing", "knapsack"))
 
@@ -125,9 +173,10 @@ class Knapsack(Problem):
 
 
 class CVRP(Problem):
-    def __init__(self, N: int, count: int):
+    def __init__(self, target, N: int, count: int):
+        super().__init__(target)
         self._instances = cvrp_test_set(N, test_set_size(N, count), _seed(N))
-        self.spec = Spec(id="", objectives=(Objective("length", "min"),), answer="solutions",
+        self.spec = Spec(id=self.id, objectives=(Objective("length", "min"),), answer="solutions",
                          description=f"CVRP, {len(self._instances)} instances of {N} customers, "
                                      f"capacity {self._instances[0].capacity}", tags=("routing", "cvrp"))
 
@@ -161,9 +210,10 @@ class CVRP(Problem):
 
 
 class Orienteering(Problem):
-    def __init__(self, N: int, count: int):
+    def __init__(self, target, N: int, count: int):
+        super().__init__(target)
         self._instances = op_test_set(N, test_set_size(N, count), _seed(N))
-        self.spec = Spec(id="", objectives=(Objective("prize", "max"),), answer="solutions",
+        self.spec = Spec(id=self.id, objectives=(Objective("prize", "max"),), answer="solutions",
                          description=f"orienteering, {len(self._instances)} instances of {N} nodes, "
                                      f"length budget {self._instances[0].max_length:g}", tags=("routing", "op"))
 
@@ -226,11 +276,9 @@ OP_MIP_MAX_N = 10
 
 def pyvrp_reference_iterations(n: int) -> int:
     """PyVRP's iterations per reference instance (per run for the OP): 2,000 up to 80 nodes,
-    25 N above, at most 50,000. An iteration count, not a time limit: the time-limited
-    references of before (1 s up to N = 50, N / 50 s above) depended on the machine and its
-    load (the CVRP N = 50 test set's reference, computed twice on one machine, moved every gap
-    by 0.33 points). On a 2-core AMD EPYC these counts take about as long as those limits did:
-    CVRP 1,800 iterations per second at N = 50, 1,400 at N = 100, 1,800 at N = 200."""
+    25 N above, at most 50,000. An iteration count, not a time limit, so that the reference is
+    the same on any machine under any load (about a second per instance on one CPU core up to
+    N = 50, N / 50 s above)."""
     return int(min(50_000, max(2_000, 25 * n)))
 
 
@@ -265,5 +313,10 @@ register("routing/cvrp-v0", CVRP, params={
     "count": COUNT},
     description="capacitated VRP as a BQ-MDP; per-instance routes scored against PyVRP's HGS")
 
-__all__ = ["TSP", "Knapsack", "CVRP", "Orienteering", "OPBatch", "OPEnv", "CVRPBatch", "CVRPEnv", "TSPBatch", "TSPEnv", "KnapsackBatch", "KnapsackEnv", "TSPInstance",
-           "KnapsackInstance", "knapsack_dp", "lkh_tour", "load_tsplib", "read_tsplib"]
+__all__ = ["TSP", "Knapsack", "CVRP", "Orienteering", "TSPView", "CVRPView", "OPView", "KnapsackView",
+           "TSPBatch", "TSPEnv", "CVRPBatch", "CVRPEnv", "OPBatch", "OPEnv", "KnapsackBatch", "KnapsackEnv",
+           "TSPInstance", "CVRPInstance", "OPInstance", "KnapsackInstance", "WEIGHT_UNITS", "TSPLIB_OPTIMA",
+           "as_indices", "distance_matrix", "tour_length", "length", "routes_length", "check_tour", "check_routes",
+           "check_op_tour", "check_items", "tsp_test_set", "cvrp_test_set", "op_test_set", "knapsack_test_set",
+           "knapsack_dp", "lkh_tour", "pyvrp_routes", "pyvrp_op", "op_mip", "PyVRPBudget", "solve_feasible",
+           "load_tsplib", "read_tsplib", "test_set_size"]

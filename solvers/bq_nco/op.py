@@ -20,8 +20,8 @@ the whole (resumable) run.
 
 Inference: greedy or beam search (the ``beam`` most probable partial tours; the complete one of
 most prize kept), batched over instances, with ``OPBatch``'s masks computed in float64.
-Training: ``python -m mobench.solvers.bq_nco_op --help``; the shipped model and its command are
-in ``solvers/data/README.md``. The solver is ``bq-nco`` (``solvers/bq_nco.py``), which picks this
+Training: ``python -m mobench.solvers.bq_nco.op --help``; the shipped model and its command are
+in ``solvers/data/README.md``. The solver is ``bq-nco`` (``solvers/bq_nco/__init__.py``), which picks this
 model for OP problems.
 """
 from __future__ import annotations
@@ -33,11 +33,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import bq_nco
-from .bq_nco import (OriginDepotModel, TrainingRun, beam_expand, dihedral, imitation_updates,
+from . import common
+from .common import (OriginDepotModel, TrainingRun, beam_expand, dihedral, imitation_updates,
                      origin_depot_tokens, solve_grouped, timed_map)
 
-SHIPPED = Path(__file__).parent / "data" / "bq-nco-op.pt"
+SHIPPED = Path(__file__).parent.parent / "data" / "bq-nco-op.pt"
 DEFAULTS = {"d_model": 128, "heads": 8, "layers": 6, "ff": 512, "lr": 3e-4, "batch": 128}
 TOL = 1e-9  # on the budget, as OPBatch
 
@@ -68,8 +68,8 @@ def action_mask(depot_xy, cur_xy, left, rest_xy) -> torch.Tensor:
 # --- training data ------------------------------------------------------------------------------
 
 def _pyvrp(args):
-    from ..problems.routing.instances import OPInstance
-    from ..problems.routing.op import pyvrp_op
+    from ...problems.routing import OPInstance
+    from ...problems.routing import pyvrp_op
     coords, prize, max_length, seconds = args
     try:
         return pyvrp_op(OPInstance(coords, prize, max_length), seconds)
@@ -83,7 +83,7 @@ def training_pool(n: int, count: int, seed: int, workers: int = 1, seconds_each:
     PyVRP tours (``seconds_each`` per instance), by ``workers`` processes, stopping after
     ``seconds``. -> dict of arrays: coords [M, n + 1, 2], prize [M, n + 1], tour [M, n] (the
     visited nodes in order, then zeros), size [M] (nodes in the tour), max_length."""
-    from ..problems.routing.instances import op_test_set
+    from ...problems.routing import op_test_set
     insts = op_test_set(n, count, seed)
     jobs = [(i.coords, i.prize, i.max_length, seconds_each) for i in insts]
     kept = [(i, t) for i, t in enumerate(timed_map(_pyvrp, jobs, workers, seconds)) if t is not None]
@@ -215,13 +215,13 @@ def solve_instances(model, insts, beam: int = 1) -> list[list[int]]:
 
 
 def load_model(path, device="cpu") -> tuple[OPModel, dict]:
-    return bq_nco.load_model(path, device, OPModel)
+    return common.load_model(path, OPModel)
 
 
 def main(argv=None):
     """Train the OP model on PyVRP tours of generated instances; resumable (``--out`` is
     reloaded when it exists, ``--data`` reused)."""
-    run = TrainingRun(main.__doc__, "mobench.solvers.bq_nco_op", DEFAULTS, 50, 4000, 3600.0)
+    run = TrainingRun(main.__doc__, "mobench.solvers.bq_nco.op", DEFAULTS, 50, 4000, 3600.0)
     run.parser.add_argument("--pyvrp-seconds", type=float, default=0.3, help="PyVRP's time per training instance")
     run.parser.add_argument("--data-seconds", type=float, default=math.inf, help="stop computing tours after this")
     a = run.parse(argv)

@@ -19,8 +19,8 @@ decay over the whole (resumable) run.
 
 Inference: greedy or beam search (the ``beam`` most probable partial solutions, the shortest
 complete one kept), batched over instances, with ``CVRPBatch``'s masks.
-Training: ``python -m mobench.solvers.bq_nco_cvrp --help``; the shipped model and its command are
-in ``solvers/data/README.md``. The solver is ``bq-nco`` (``solvers/bq_nco.py``), which picks this
+Training: ``python -m mobench.solvers.bq_nco.cvrp --help``; the shipped model and its command are
+in ``solvers/data/README.md``. The solver is ``bq-nco`` (``solvers/bq_nco/__init__.py``), which picks this
 model for CVRP problems.
 """
 from __future__ import annotations
@@ -32,11 +32,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import bq_nco
-from .bq_nco import (OriginDepotModel, TrainingRun, beam_expand, dihedral, imitation_updates,
+from . import common
+from .common import (OriginDepotModel, TrainingRun, beam_expand, dihedral, imitation_updates,
                      origin_depot_tokens, solve_grouped, timed_map)
 
-SHIPPED = Path(__file__).parent / "data" / "bq-nco-cvrp.pt"
+SHIPPED = Path(__file__).parent.parent / "data" / "bq-nco-cvrp.pt"
 DEFAULTS = {"d_model": 128, "heads": 8, "layers": 6, "ff": 512, "lr": 3e-4, "batch": 128}
 
 
@@ -66,8 +66,8 @@ def tokens_and_mask(xy, cur_xy, left, rest_xy, rest_demand, capacity: int, at_de
 # --- training data ------------------------------------------------------------------------------
 
 def _pyvrp(args):
-    from ..problems.routing.cvrp import pyvrp_routes
-    from ..problems.routing.instances import CVRPInstance
+    from ...problems.routing import pyvrp_routes
+    from ...problems.routing import CVRPInstance
     coords, demand, cap, seconds = args
     try:
         return pyvrp_routes(CVRPInstance(coords, demand, cap), seconds)
@@ -81,7 +81,7 @@ def training_pool(n: int, count: int, seed: int, workers: int = 1, seconds_each:
     their PyVRP routes (``seconds_each`` per instance), by ``workers`` processes, stopping after
     ``seconds``. -> dict of arrays: coords [M, n + 1, 2], demand [M, n + 1], seq [M, n] (customers
     in route order), route [M, n] (route number of each position), capacity."""
-    from ..problems.routing.instances import cvrp_test_set
+    from ...problems.routing import cvrp_test_set
     insts = cvrp_test_set(n, count, seed)
     sols, kept = [], []
     jobs = [(i.coords, i.demand, i.capacity, seconds_each) for i in insts]
@@ -225,13 +225,13 @@ def solve_instances(model, insts, beam: int = 1) -> list[list[int]]:
 
 
 def load_model(path, device="cpu") -> tuple[CVRPModel, dict]:
-    return bq_nco.load_model(path, device, CVRPModel)
+    return common.load_model(path, CVRPModel)
 
 
 def main(argv=None):
     """Train the CVRP model on PyVRP routes of generated instances; resumable (``--out`` is
     reloaded when it exists, ``--data`` reused)."""
-    run = TrainingRun(main.__doc__, "mobench.solvers.bq_nco_cvrp", DEFAULTS, 50, 2000, 3600.0)
+    run = TrainingRun(main.__doc__, "mobench.solvers.bq_nco.cvrp", DEFAULTS, 50, 2000, 3600.0)
     run.parser.add_argument("--pyvrp-seconds", type=float, default=1.0, help="PyVRP's time per training instance")
     run.parser.add_argument("--data-seconds", type=float, default=math.inf, help="stop computing routes after this")
     a = run.parse(argv)

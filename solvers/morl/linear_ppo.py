@@ -9,9 +9,8 @@ where its test scenarios set one). With ``normalize`` each agent trains behind S
 ``VecNormalize`` (running observation normalisation, reward scaled by the running std of the
 discounted return), as c-morl's and pgmorl's ``norm_obs`` and ``norm_reward`` (their authors'
 --ob-rms and --obj-rms; the reward scaling is their default); the returned policy applies the
-observation statistics it was trained with. It is off by default: on deep-sea-treasure SB3's
-PPO behind VecNormalize did not learn to reach a treasure in 15,000 steps where the plain agent
-did (benchmarks/morl_fronts.py reports both).
+observation statistics it was trained with. It is off by default (``solvers/README.md`` says
+why; benchmarks/morl_fronts.py reports both).
 The answer is the set of their deterministic policies.
 Linear scalarisation can only reach the convex hull of the front, which is the point of having
 it as a baseline (C-MORL's comparison). Resumable: each trained policy is checkpointed
@@ -22,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..registry import register_solver
-from ..solver import Budget, Outcome, Solver
+from ...registry import register_solver
+from ...solver import Budget, Outcome, Solver
+from ...views import GymView
 
 DEFAULTS = {
     "n_weights": 6,
@@ -76,16 +76,12 @@ class LinearPPO(Solver):
     default_budget = Budget(steps=300_000, seconds=1800)
     description = "weighted-sum PPO (Stable-Baselines3) over a grid of weights, one policy per weight"
 
-    def supports(self, problem):
-        if problem.spec.answer != "pareto-policies":
-            return "Pareto-policy problems only"
-        try:
-            problem.env()
-        except NotImplementedError as exc:
-            return str(exc)
-        return None
+    requires = (GymView,)
 
-    def solve(self, problem, budget, seed, log):
+    def supports(self, problem):
+        return None if problem.spec.answer == "pareto-policies" else "Pareto-policy problems only"
+
+    def solve(self, problem, clock, seed, log):
         import mo_gymnasium as mog
         from stable_baselines3 import PPO
         from stable_baselines3.common.callbacks import BaseCallback
@@ -94,10 +90,9 @@ class LinearPPO(Solver):
 
         sign = np.array([1.0 if o.sense == "max" else -1.0 for o in problem.spec.objectives])
         weights = weight_grid(problem.spec.n_obj, self.n_weights, seed)
-        total = budget.budget.steps or 10**12
+        total = clock.budget.steps or 10**12
         per = max(self.n_envs * 8, total // len(weights))
         policies = []
-        clock = budget
 
         class Deadline(BaseCallback):
             def __init__(self, stop_at):

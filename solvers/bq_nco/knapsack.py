@@ -17,8 +17,8 @@ order within S carries no information). Adam, cosine learning-rate decay over th
 
 Inference: greedy (the most probable item until none fits), batched over instances, exact
 integer capacity arithmetic (the engine's rule).
-Training: ``python -m mobench.solvers.bq_nco_knapsack --help``; the shipped model and its
-command are in ``solvers/data/README.md``. The solver is ``bq-nco`` (``solvers/bq_nco.py``),
+Training: ``python -m mobench.solvers.bq_nco.knapsack --help``; the shipped model and its
+command are in ``solvers/data/README.md``. The solver is ``bq-nco`` (``solvers/bq_nco/__init__.py``),
 which picks this model for knapsack problems.
 """
 from __future__ import annotations
@@ -31,12 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..problems.routing.instances import WEIGHT_UNITS as UNITS  # knapsack weights' integer units
-from . import bq_nco
-from .bq_nco import TrainingRun, encoder_stack
+from ...problems.routing import WEIGHT_UNITS as UNITS  # knapsack weights' integer units
+from . import common
+from .common import ARCH, TrainingRun, encoder_stack, imitation_updates
 
-SHIPPED = Path(__file__).parent / "data" / "bq-nco-knapsack.pt"
-ARCH = ("d_model", "heads", "layers", "ff")
+SHIPPED = Path(__file__).parent.parent / "data" / "bq-nco-knapsack.pt"
 DEFAULTS = {"d_model": 128, "heads": 8, "layers": 6, "ff": 512, "lr": 3e-4, "batch": 256}
 FEATURES = 4
 
@@ -84,7 +83,7 @@ def optimal_sets(w_int: np.ndarray, values: np.ndarray, cap_int: int) -> np.ndar
 def training_pool(n: int, count: int, seed: int, workers: int = 1):
     """``count`` generated instances of ``n`` items (seed ``seed``, never a test set's) and their
     optimal sets. -> (int weights [M, n], values [M, n], optimal [M, n] bool, capacity units)."""
-    from ..problems.routing.instances import knapsack_test_set
+    from ...problems.routing import knapsack_test_set
     insts = knapsack_test_set(n, count, seed)
     w = np.stack([i.int_weights()[0] for i in insts])
     cap = insts[0].int_weights()[1]
@@ -106,7 +105,7 @@ def save_pool(path, seed: int, w, v, s):
 
 
 def load_pool(path):
-    from ..problems.routing.instances import knapsack_test_set
+    from ...problems.routing import knapsack_test_set
     z = np.load(path)
     n, seed, count = int(z["n"]), int(z["seed"]), len(z["s"])
     insts = knapsack_test_set(n, count, seed)
@@ -160,7 +159,6 @@ def train(model, W, V, S, cap: int, seconds: float, cfg: dict, seed: int = 0, op
           max_updates: int | None = None, log=None) -> int:
     """Imitation of the optimal sets (tensors on the model's device; bf16 autocast on a GPU);
     -> the number of updates."""
-    from .bq_nco import imitation_updates
     dev = W.device
 
     def batch_loss(gen):
@@ -196,7 +194,7 @@ def decode(model, W_int: torch.Tensor, V: torch.Tensor, cap: int) -> torch.Tenso
 
 
 def load_model(path, device="cpu") -> tuple[KPModel, dict]:
-    return bq_nco.load_model(path, device, KPModel)
+    return common.load_model(path, KPModel)
 
 
 def solve_instances(model, insts, device="cpu") -> list[np.ndarray]:
@@ -218,7 +216,7 @@ def solve_instances(model, insts, device="cpu") -> list[np.ndarray]:
 def main(argv=None):
     """Train the knapsack model on optimal sets of generated instances; resumable (``--out`` is
     reloaded when it exists, ``--data`` reused)."""
-    run = TrainingRun(main.__doc__, "mobench.solvers.bq_nco_knapsack", DEFAULTS, 200, 100_000, 3600.0)
+    run = TrainingRun(main.__doc__, "mobench.solvers.bq_nco.knapsack", DEFAULTS, 200, 100_000, 3600.0)
     a = run.parse(argv)
     data = Path(a.data)
     if data.exists():
@@ -244,16 +242,16 @@ def main(argv=None):
 def diagnose(model, n: int, count: int, dev):
     """Mean gap (%) of greedy answers to the optimum on the first ``count`` instances of the
     N = ``n`` test set, and the decoding time: printed, not scored (the engine scores)."""
-    from ..problems.routing.instances import knapsack_test_set
-    from ..problems.routing.knapsack import knapsack_dp
+    from ...problems.routing import knapsack_test_set
+    from ...problems.routing import knapsack_dp
     insts = knapsack_test_set(n, count, 1000 + n)
     v = np.stack([i.values for i in insts])
     opt = np.array([knapsack_dp(i) for i in insts])
     t0 = time.monotonic()
     got = np.array([v[i, s].sum() for i, s in enumerate(solve_instances(model, insts, dev))])
     dt = time.monotonic() - t0
-    from ..problems.routing import KnapsackBatch
-    from .routing_baselines import ratio_greedy  # the value / weight rule on the same instances, for scale
+    from ...problems.routing import KnapsackBatch
+    from ..routing_baselines import ratio_greedy  # the value / weight rule on the same instances, for scale
     b = ratio_greedy(KnapsackBatch(np.stack([i.weights for i in insts]), v, insts[0].capacity))
     ratio = (b.taken.numpy() * v).sum(1)
     print(f"N={n} greedy: mean gap to the optimum {100 * np.mean(1 - got / opt):.4f}% over {count} instances "

@@ -17,8 +17,8 @@
    objectives, the nearest of a spread of directions above) and each keeps its
    ``buffer_size`` policies farthest from the population's lower corner (the paper's
    performance buffers).
-Resumable: after every trained policy the run's progress is checkpointed (c-morl's
-``Resumable``); a run started again after an interruption goes on from there.
+Resumable: after every trained policy the run's progress is checkpointed (``Resumable``,
+shared with c-morl); a run started again after an interruption goes on from there.
 The answer: the archive's policies (deterministic). Every environment step counts, the
 evaluations included; the HV uses the problem's declared reference point (or the lower corner
 of what has been seen less 1 when it declares none).
@@ -29,7 +29,7 @@ instead of fixed counts, the candidate weights are the same grid for every polic
 discrete actions are supported (the same agent as ``c-morl``). Each objective's reward is
 scaled by the running std of its return (``norm_reward``, the ``--obj-rms`` of the C-MORL
 authors' scripts, whose code builds on PGMORL's); observation normalisation (``norm_obs``) is
-off by default, as in c-morl (its docstring says why). The PGMORL authors' code was not read.
+off by default, as in c-morl (``solvers/README.md`` says why). The PGMORL authors' code was not read.
 """
 from __future__ import annotations
 
@@ -39,10 +39,11 @@ import math
 import numpy as np
 import torch
 
-from ..metrics import hypervolume, sparsity
-from ..registry import register_solver
-from ..solver import Budget, Outcome, Solver
-from .c_morl import PPO, Archive, MOTask, Resumable
+from .._ppo import ppo_defaults
+from ...metrics import hypervolume, sparsity
+from ...registry import register_solver
+from ...solver import Budget, Outcome, Solver
+from .common import PPO, Archive, MOTask, Resumable, weighted_loss
 from .linear_ppo import LinearPPO, weight_grid
 
 DEFAULTS = {
@@ -58,14 +59,9 @@ DEFAULTS = {
     "eval_episodes": 1,
     "n_envs": 4,
     "n_steps": 128,
-    "epochs": 10,             # PPO epochs per rollout (PGMORL's --ppo-epoch default; 4 before version 5)
+    "epochs": 10,             # PPO epochs per rollout (PGMORL's --ppo-epoch default)
     "minibatches": 4,
-    "lr": 3e-4,
-    "gamma": 0.99,
-    "gae_lambda": 0.95,
-    "clip": 0.2,
-    "ent_coef": 0.01,
-    "vf_coef": 0.5,
+    **ppo_defaults(),         # lr, gamma, gae_lambda, clip, ent_coef, vf_coef
     "hidden": 64,
     "norm_obs": False,        # running observation normalisation (c-morl's; PGMORL's --ob-rms; off as in c-morl)
     "norm_reward": True,      # per-objective reward scaling by the return's running std (--obj-rms)
@@ -145,18 +141,14 @@ def select_tasks(pop_F, history, candidates, archive_F, n_tasks, ref, sparsity_w
 
 
 class PGMORL(Solver):
-    # 2: weighted PPO standardises the scalarised advantage w . A (see c-morl version 3)
-    # 3: observations and rewards normalised by running statistics (``norm_obs``, ``norm_reward``)
-    # 4: ``norm_obs`` off by default, as c-morl's (version 6)
-    # 5: 10 PPO epochs per rollout (the authors' --ppo-epoch default), as c-morl (version 7)
-    version = 5
+    version = 5  # what each version changed: solvers/README.md
     defaults = DEFAULTS
     default_budget = Budget(steps=300_000, seconds=1800)
     description = "PGMORL: weighted PPO tasks chosen by predicted HV + sparsity gain, performance buffers"
 
-    supports = LinearPPO.supports
+    requires, supports = LinearPPO.requires, LinearPPO.supports
 
-    def solve(self, problem, budget, seed, log):
+    def solve(self, problem, clock, seed, log):
         torch.manual_seed(seed)
         cfg = {k: getattr(self, k) for k in DEFAULTS}
         task = MOTask(problem, cfg)
@@ -170,16 +162,16 @@ class PGMORL(Solver):
         ref = None if spec.hv_ref_point is None else np.asarray(spec.hv_ref_point, float) * task.sign
 
         def evaluate(agent):
-            J, steps = task.evaluate(agent, cfg["eval_episodes"], eval_seed, max_steps=budget.steps_left)
-            budget.add(steps)
+            J, steps = task.evaluate(agent, cfg["eval_episodes"], eval_seed, max_steps=clock.steps_left)
+            clock.add(steps)
             return J
 
         def train(agent, w, iterations, env_seed, stop_steps):
             ppo = PPO(agent, task.episodes(cfg["n_envs"], env_seed), cfg, low, high)
             for _ in range(iterations):
-                if budget.steps_left < per_iter + eval_cost or budget.seconds_left <= 0 or budget.steps >= stop_steps:
+                if clock.steps_left < per_iter + eval_cost or clock.seconds_left <= 0 or clock.steps >= stop_steps:
                     break
-                budget.add(ppo.iterate(("weights", w)))
+                clock.add(ppo.iterate(weighted_loss(w, cfg["clip"])))
 
         def record(w, F0, agent, stage):
             F1 = evaluate(agent)
@@ -188,17 +180,17 @@ class PGMORL(Solver):
             history[2] = np.concatenate([history[2], (F1 - F0)[None]])
             archive.add(F1, copy.deepcopy(agent))
             pop.add(F1, agent)
-            log(budget.steps, float(len(archive.policies)), stage=stage)
+            log(clock.steps, float(len(archive.policies)), stage=stage)
 
         # a run resumed from its checkpoint skips the tasks (one trained policy each) it saved
-        ck = Resumable(task, cfg, budget)
+        ck = Resumable(task, cfg, clock)
         saved = ck.load() or {}
         if saved:
             ck.restore_archive(archive, saved["archive"])
             pop.F, pop.agents = np.asarray(saved["pop_F"], float).reshape(-1, m), ck.agents(saved["pop_agents"])
             history[:] = [np.asarray(h, float).reshape(-1, m) for h in saved["history"]]
         warm_done, gen, q0, saved_starts = saved.get("warm", 0), saved.get("gen", 0), saved.get("task", 0), saved.get("starts")
-        warm_steps = saved.get("warm_steps", budget.steps + cfg["warmup_fraction"] * budget.steps_left)
+        warm_steps = saved.get("warm_steps", clock.steps + cfg["warmup_fraction"] * clock.steps_left)
 
         def checkpoint(warm, done_tasks, starts):
             ck.save(warm=warm, gen=gen, task=done_tasks, warm_steps=warm_steps, archive=ck.archive_state(archive),
@@ -215,13 +207,13 @@ class PGMORL(Solver):
                 continue
             agent = task.new_agent(cfg)
             F0 = evaluate(agent)
-            share = budget.steps + (warm_steps - budget.steps) / (len(weights) - k)
+            share = clock.steps + (warm_steps - clock.steps) / (len(weights) - k)
             train(agent, w, 10**9, 1000 * seed + 10 * k, share)
             record(w, F0, agent, 0)
             checkpoint(k + 1, 0, None)
         # 2.-4. generations of predicted-best tasks until the budget is spent
         candidates = weight_grid(m, cfg["n_candidates"], seed + 1)
-        while saved_starts is not None or (budget.steps_left >= per_iter + 2 * eval_cost and budget.seconds_left > 0):
+        while saved_starts is not None or (clock.steps_left >= per_iter + 2 * eval_cost and clock.seconds_left > 0):
             if saved_starts is not None:  # resumed within generation ``gen``
                 starts = list(zip(ck.agents(saved_starts["agents"]), np.asarray(saved_starts["F0"], float),
                                   np.asarray(saved_starts["w"], float)))
@@ -236,7 +228,7 @@ class PGMORL(Solver):
             for q, (agent, F0, w) in enumerate(starts):
                 if q < first:
                     continue
-                if budget.steps_left < per_iter + eval_cost or budget.seconds_left <= 0:
+                if clock.steps_left < per_iter + eval_cost or clock.seconds_left <= 0:
                     break
                 train(agent, w, cfg["task_iterations"], 7919 * gen + 101 * q, math.inf)
                 record(w, F0, agent, gen)
