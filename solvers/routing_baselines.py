@@ -122,8 +122,8 @@ class TwoOpt(_Routing):
 def clarke_wright(instance) -> list[list[int]]:
     """Parallel savings (Clarke and Wright 1964): start from one route per customer, merge route
     ends in decreasing order of the saving d(0,i) + d(0,j) - d(i,j) while the load fits."""
-    xy, dem, cap, n = instance.coords, instance.demand, instance.capacity, instance.n
-    d = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))
+    dem, cap, n = instance.demand, instance.capacity, instance.n
+    d = instance.distances()  # the instance's own rule (CVRPLIB files: rounded)
     i, j = np.triu_indices(n + 1, 1)
     keep = i > 0
     i, j = i[keep], j[keep]

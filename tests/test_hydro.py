@@ -190,3 +190,42 @@ def test_wait_and_see_bounds_the_stochastic_optimum_and_every_policy():
     ws_test = p.reference().details["wait_and_see_test_paths"]
     out = mobench.make_solver("myopic").solve(p, Clock(Budget(seconds=60)), 0, Log())
     assert mobench.evaluate(p, out).summary["obj:cost"] >= ws_test  # path by path, so no CI needed
+
+
+def test_sddp_trains_400_iterations_without_a_solver_failure():
+    """Without a stopping rule the forward passes revisit the same trial points and their cuts
+    repeat: the stage LPs used to hold the same row many times and the warm-started simplex
+    ended in status Unknown (iteration 230 on this system). Cuts of one slope are kept once,
+    so 400 iterations run, the bound never falls and stays below the simulated cost."""
+    s = synthetic(2, 3, 12, 10, 0)
+    sddp = SDDP(s)
+    r = sddp.train(max_iterations=400, seconds=float("inf"), tol=0.0, sim_paths=100)
+    assert r.iterations == 400
+    assert np.all(np.diff(r.lower_bounds) >= -1e-6 * abs(r.lower_bounds[-1]))
+    assert r.lower_bounds[-1] <= r.sim_ci[1]
+    for lp in sddp.lps[:-1]:
+        slopes = np.round(lp.cut_beta / (1.0 + np.abs(lp.cut_beta).max()), 9)
+        assert len({tuple(b) for b in slopes}) == len(lp.cuts)  # no two parallel cut rows
+
+
+def test_a_parallel_cut_replaces_a_weaker_one_and_is_dropped_otherwise():
+    s = synthetic(2, 3, 4, 3, 0)
+    lp = StageLP(s)
+    beta = np.array([-100.0, -50.0])
+    assert lp.add_cut(1000.0, beta) and not lp.add_cut(900.0, beta) and not lp.add_cut(1200.0, beta)
+    assert len(lp.cuts) == 1 and lp.cut_alpha[0] == 1200.0
+    r = lp.solve(s.v0, s.inflows[0, 0])
+    assert r["theta"] == pytest.approx(max(0.0, 1200.0 + beta @ r["v_out"]), rel=1e-9, abs=1e-6)
+    assert lp.add_cut(1000.0, beta * 2) and len(lp.cuts) == 2
+
+
+def test_sddp_reference_is_bounded_by_iterations_and_states_its_convergence():
+    """The reference's bound comes from a fixed iteration count (no clock, no stopping rule): its
+    source says how far the bound still moved, and more iterations never lower it."""
+    p = mobench.make("hydro/synthetic-v0:reservoirs=2,stages=8,scenarios=6,seed=1")
+    ref = p.reference()
+    from mobench.problems.hydro import SDDP_REFERENCE
+    assert ref.kind == "bound" and ref.details["iterations"] == SDDP_REFERENCE["max_iterations"]
+    assert "no stopping rule" in ref.source and "over the last 100" in ref.source
+    assert 0.0 <= ref.details["last_100_change"] < 1e-2
+    assert ref.value <= ref.upper

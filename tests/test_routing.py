@@ -255,3 +255,66 @@ def test_op_verifier_masks_mip_and_greedy():
     rep = check_problem("routing/op-v0:N=10,count=4")
     assert rep.ok, "\n".join(rep.lines)
     assert check_solver("greedy-prize", "routing/op-v0:N=10,count=4").ok
+
+
+# --- CVRPLIB files -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["A-n32-k5", "A-n33-k5"])
+def test_cvrplib_optimal_solutions_score_exactly_their_published_cost(name):
+    """The library's optimal routes, scored by the engine under the EUC_2D nint rule (the
+    library's), give exactly the published optimum: gap 0 against the `optimal` reference.
+    Without the rounding the same routes are longer (the convention matters)."""
+    from mobench.problems.routing import CVRPLIB_OPTIMA, read_cvrplib_solution, routes_length
+    problem = mobench.make("routing/cvrp-v0", instance=name)
+    routes, cost = read_cvrplib_solution(DATA / f"{name}.sol")
+    ev = mobench.evaluate(problem, [routes])
+    assert cost == CVRPLIB_OPTIMA[name]
+    assert ev.summary["obj:length"] == cost and ev.summary["gap_pct"] == 0.0 and ev.summary["feasible"]
+    assert ev.summary["reference_kind"] == "optimal"
+    inst = problem.instances()[0]
+    plain = routes_length(type(inst)(inst.coords, inst.demand, inst.capacity), routes)
+    assert plain != cost and abs(plain / cost - 1) < 0.02
+    # the batched BQ-MDP measures the same length along the same routes
+    b = problem.batch()
+    for r in routes:
+        for k, c in enumerate(r):
+            b.step([c - 1 + (b.N if k == 0 and b.current.item() != 0 else 0)])
+    assert float(b.length[0]) == cost
+    # CVRPLIB keys name the instance; generated sets keep the keys they had
+    assert problem.key == f"routing/cvrp-v0:instance={name}"
+    assert mobench.make("routing/cvrp-v0:N=20,count=8").key == "routing/cvrp-v0:N=20,count=8"
+
+
+def _write_vrp(path, *, capacity="100", demand_section=True, big=False, name="TEST"):
+    src = (DATA / "A-n32-k5.vrp").read_text().replace("NAME : A-n32-k5", f"NAME : {name}")
+    if capacity is None:
+        src = "\n".join(l for l in src.splitlines() if not l.startswith("CAPACITY"))
+    if not demand_section:
+        head, rest = src.split("DEMAND_SECTION")
+        src = head + "DEPOT_SECTION" + rest.split("DEPOT_SECTION")[1]
+    if big:
+        src = src.replace("\n2 19 \n", "\n2 190 \n")
+    path.write_text(src)
+    return path
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"demand_section": False}, "no DEMAND_SECTION"),
+    ({"capacity": None}, "no CAPACITY"),
+    ({"big": True}, "demands 190, above the capacity 100"),
+])
+def test_malformed_cvrplib_files_get_one_message(tmp_path, kwargs, message):
+    path = _write_vrp(tmp_path / "bad.vrp", **kwargs)
+    with pytest.raises(mobench.MobenchError, match=message):
+        mobench.make("routing/cvrp-v0", instance=str(path))
+
+
+def test_cvrplib_file_without_a_known_optimum_gets_a_pyvrp_reference_by_the_same_rule(tmp_path):
+    """A file the suite has no optimum for: PyVRP's best-known routes, measured by the same
+    rounded distances, cannot beat the proved optimum of the same instance and stay near it."""
+    path = _write_vrp(tmp_path / "copy.vrp")
+    problem = mobench.make("routing/cvrp-v0", instance=str(path))
+    assert problem.reference_kind() == "best-known"
+    ref = problem.reference()
+    assert ref.kind == "best-known" and 784 <= ref.value[0] <= 784 * 1.02
+    assert ref.value[0] == int(ref.value[0])  # a sum of rounded distances

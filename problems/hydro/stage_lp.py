@@ -9,7 +9,10 @@ Rows: water balance per reservoir
 demand balance: sum(prod q) + sum(g) + d = demand (copper plate) or, per bus b on a DC network,
     sum(prod q at b) + sum(g at b) + d_b - sum(flows leaving b) + sum(flows entering b) = load_b
 with flow_l = base (a_from - a_to) / x_l and rows |a_from - a_to| <= max_angle_l; target rows (only when a target is given):
-v_out + dp - dm = target; cuts: theta - beta . v_out >= alpha.
+v_out + dp - dm = target; cuts: theta - beta . v_out >= alpha (a cut whose beta repeats an
+existing cut's only raises that cut's alpha: SDDP's forward passes revisit the same trial points
+once the policy settles, and the duplicated rows, linearly dependent, made the warm-started dual
+simplex end in status Unknown after a few hundred iterations).
 Cost per stage (money): hours x (thermal cost . g + deficit cost x d + hydro cost x hydro MW)
 + penalty x (dp + dm) + theta. ``operating_cost`` leaves out theta and the penalty.
 
@@ -93,6 +96,7 @@ class StageLP:
         # target rows: free (-inf, inf) until a target is set
         self.rtar = [self._row(-INF, INF, [self.iv[i], self.idp[i], self.idm[i]], [1.0, 1.0, -1.0]) for i in range(R)]
         self.cuts = []
+        self.cut_alpha, self.cut_beta = np.zeros(0), np.zeros((0, R))
         self.hours = hours
 
     def _dc_rows(self, net) -> None:
@@ -130,13 +134,26 @@ class StageLP:
         self.h.addRow(float(lo), float(hi), len(idx), np.array(idx, np.int32), np.array(val, np.float64))
         return r
 
-    def add_cut(self, alpha: float, beta: np.ndarray) -> None:
-        """theta >= alpha + beta . v_out."""
+    def add_cut(self, alpha: float, beta: np.ndarray) -> bool:
+        """theta >= alpha + beta . v_out. A cut with the slope of an existing one (to 1e-9
+        relative) replaces it when its alpha is larger and is dropped otherwise: the model never
+        holds two parallel cut rows. -> whether a row was added."""
+        beta = np.asarray(beta, float)
+        if len(self.cuts):
+            same = np.abs(self.cut_beta - beta).max(axis=1) <= 1e-9 * (1.0 + np.abs(beta).max())
+            if same.any():
+                i = int(np.flatnonzero(same)[0])
+                if alpha > self.cut_alpha[i]:
+                    self.cut_alpha[i] = alpha
+                    self.h.changeRowBounds(self.cuts[i], float(alpha), INF)
+                return False
         if not self.cuts:
             self.h.changeColBounds(self.itheta[0], 0.0, INF)
         idx = [self.itheta[0]] + list(self.iv)
-        val = [1.0] + list(-np.asarray(beta, float))
-        self.cuts.append(self._row(float(alpha), INF, idx, val))
+        self.cuts.append(self._row(float(alpha), INF, idx, [1.0] + list(-beta)))
+        self.cut_alpha = np.append(self.cut_alpha, float(alpha))
+        self.cut_beta = np.vstack([self.cut_beta, beta])
+        return True
 
     def solve(self, v_in: np.ndarray, inflow: np.ndarray, target: np.ndarray | None = None) -> dict:
         sys_ = self.sys
@@ -155,10 +172,16 @@ class StageLP:
         self.h.run()
         status = self.h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
-            # a warm-started solve can stop short: retry once from scratch before giving up
-            self.h.clearSolver()
-            self.h.run()
-            status = self.h.getModelStatus()
+            # a warm-started solve can stop short: from scratch, then with presolve (which
+            # removes dependent rows), before giving up
+            for presolve in ("off", "on"):
+                self.h.clearSolver()
+                self.h.setOptionValue("presolve", presolve)
+                self.h.run()
+                status = self.h.getModelStatus()
+                if status == highspy.HighsModelStatus.kOptimal:
+                    break
+            self.h.setOptionValue("presolve", "off")
             if status != highspy.HighsModelStatus.kOptimal:
                 raise RuntimeError(f"stage LP not optimal: {self.h.modelStatusToString(status)}")
         sol = self.h.getSolution()

@@ -33,9 +33,10 @@ from ...registry import Param, register
 from ...spec import Objective, Reference, Spec
 from ...views import refine
 from .cvrp import CVRPBatch, CVRPEnv, PyVRPBudget, check_routes, pyvrp_routes, routes_length, solve_feasible
-from .instances import (TSPLIB_OPTIMA, WEIGHT_UNITS, CVRPInstance, KnapsackInstance, OPInstance, TSPInstance,
-                        as_indices, cvrp_test_set, distance_matrix, knapsack_test_set, load_tsplib, op_test_set,
-                        read_tsplib, tour_length, tsp_test_set)
+from .instances import (CVRPLIB_OPTIMA, TSPLIB_OPTIMA, WEIGHT_UNITS, CVRPInstance, InstanceFileError,
+                        KnapsackInstance, OPInstance, TSPInstance, as_indices, cvrp_test_set, distance_matrix,
+                        knapsack_test_set, load_cvrplib, load_tsplib, op_test_set, read_cvrplib,
+                        read_cvrplib_solution, read_tsplib, tour_length, tsp_test_set)
 from .knapsack import KnapsackBatch, KnapsackEnv, check_items, knapsack_dp
 from .op import OP_MIP_NODES, OPBatch, OPEnv, check_op_tour, op_mip, pyvrp_op
 from .tsp import TSPBatch, TSPEnv, check_tour, length, lkh_tour
@@ -173,12 +174,18 @@ class Knapsack(Problem):
 
 
 class CVRP(Problem):
-    def __init__(self, target, N: int, count: int):
+    def __init__(self, target, N: int, instance: str, count: int):
         super().__init__(target)
-        self._instances = cvrp_test_set(N, test_set_size(N, count), _seed(N))
+        if instance == "generated":
+            self._instances = cvrp_test_set(N, test_set_size(N, count), _seed(N))
+            what = f"CVRP, {len(self._instances)} instances of {N} customers, capacity {self._instances[0].capacity}"
+        else:
+            inst = load_cvrplib(instance) if instance in CVRPLIB_OPTIMA else read_cvrplib(instance)
+            self._instances = [inst]
+            what = (f"CVRP, CVRPLIB instance {inst.name} ({inst.n} customers, capacity {inst.capacity}, "
+                    f"EUC_2D distances)")
         self.spec = Spec(id=self.id, objectives=(Objective("length", "min"),), answer="solutions",
-                         description=f"CVRP, {len(self._instances)} instances of {N} customers, "
-                                     f"capacity {self._instances[0].capacity}", tags=("routing", "cvrp"))
+                         description=what, tags=("routing", "cvrp"))
 
     def instances(self) -> list[CVRPInstance]:
         return self._instances
@@ -186,7 +193,7 @@ class CVRP(Problem):
     def batch(self, device="cpu") -> CVRPBatch:
         insts = self._instances
         return CVRPBatch(np.stack([i.coords for i in insts]), np.stack([i.demand for i in insts]),
-                         insts[0].capacity, device)
+                         insts[0].capacity, device, insts[0].rounding)
 
     def env(self) -> CVRPEnv:
         return CVRPEnv(self._instances[0])
@@ -197,12 +204,15 @@ class CVRP(Problem):
         return np.array([routes_length(inst, routes)]), np.zeros(0), fits
 
     def reference_kind(self) -> str:
-        return "best-known"
+        return "optimal" if all(i.optimum is not None for i in self._instances) else "best-known"
 
     def reference(self) -> Reference:
         insts = self._instances
+        if all(i.optimum is not None for i in insts):
+            return Reference("optimal", value=[float(i.optimum) for i in insts], source=insts[0].source)
         its = pyvrp_reference_iterations(insts[0].n)
-        h = hashlib.sha256(b"".join(i.coords.tobytes() + i.demand.tobytes() for i in insts))
+        h = hashlib.sha256(b"".join(i.coords.tobytes() + i.demand.tobytes() for i in insts)
+                           + (b"" if insts[0].rounding == "none" else insts[0].rounding.encode()))
         r = cached_json("routing", f"cvrp_pyvrp_{h.hexdigest()[:16]}_{its}it_v2", lambda: {
             "lengths": [routes_length(i, pyvrp_routes(i, iterations=its)) for i in insts]})
         return Reference("best-known", value=r["lengths"],
@@ -309,7 +319,11 @@ register("routing/op-v0", Orienteering, params={
     "count": COUNT},
     description="orienteering (distance-based prizes) as a BQ-MDP; scored against an exact MIP (N <= 10) or PyVRP")
 register("routing/cvrp-v0", CVRP, params={
-    "N": Param(50, low=5, high=1000, doc="customers (capacity 30/40/50/80/100/250 for N = 20/50/100/200/500/1000)"),
+    "N": Param(50, low=5, high=1000, doc="customers (capacity 30/40/50/80/100/250 for N = 20/50/100/200/500/1000)",
+               in_key=_generated),
+    "instance": Param("generated", doc="'generated' (the seeded test set), a shipped CVRPLIB name "
+                                       f"({', '.join(sorted(CVRPLIB_OPTIMA))}) or a path to a CVRPLIB EUC_2D file",
+                      in_key=lambda values: not _generated(values)),  # generated sets keep their keys
     "count": COUNT},
     description="capacitated VRP as a BQ-MDP; per-instance routes scored against PyVRP's HGS")
 
@@ -319,4 +333,5 @@ __all__ = ["TSP", "Knapsack", "CVRP", "Orienteering", "TSPView", "CVRPView", "OP
            "as_indices", "distance_matrix", "tour_length", "length", "routes_length", "check_tour", "check_routes",
            "check_op_tour", "check_items", "tsp_test_set", "cvrp_test_set", "op_test_set", "knapsack_test_set",
            "knapsack_dp", "lkh_tour", "pyvrp_routes", "pyvrp_op", "op_mip", "PyVRPBudget", "solve_feasible",
-           "load_tsplib", "read_tsplib", "test_set_size"]
+           "load_tsplib", "read_tsplib", "load_cvrplib", "read_cvrplib", "read_cvrplib_solution", "CVRPLIB_OPTIMA",
+           "InstanceFileError", "test_set_size"]

@@ -44,8 +44,8 @@ def as_routes(solution, n: int) -> list[np.ndarray]:
 
 
 def routes_length(instance: CVRPInstance, routes) -> float:
-    """Sum of the closed tours depot -> route -> depot."""
-    return sum(tour_length(instance.coords, np.concatenate([[0], r])) for r in routes)
+    """Sum of the closed tours depot -> route -> depot, under the instance's distance rule."""
+    return sum(tour_length(instance.coords, np.concatenate([[0], r]), instance.rounding) for r in routes)
 
 
 def check_routes(solution, instance: CVRPInstance) -> tuple[list[np.ndarray], bool]:
@@ -58,8 +58,9 @@ class CVRPBatch:
     """B instances of N customers. Actions 0..N-1: customer a + 1 directly; N..2N-1: customer
     a - N + 1 through the depot (not offered at the depot, where it equals the direct move)."""
 
-    def __init__(self, coords, demand, capacity, device="cpu"):
+    def __init__(self, coords, demand, capacity, device="cpu", rounding: str = "none"):
         self.coords = torch.as_tensor(coords, dtype=torch.float64, device=device)
+        self.rounding = rounding
         self.demand = torch.as_tensor(demand, dtype=torch.long, device=device)
         self.B, n1, _ = self.coords.shape
         self.N = n1 - 1
@@ -84,7 +85,8 @@ class CVRPBatch:
         return torch.cat([direct, via], dim=1)
 
     def _dist(self, a, b):
-        return (self.coords[self.rows, a] - self.coords[self.rows, b]).norm(dim=-1)
+        d = (self.coords[self.rows, a] - self.coords[self.rows, b]).norm(dim=-1)
+        return torch.floor(d + 0.5) if self.rounding == "euc2d" else d
 
     def step(self, action) -> torch.Tensor:
         if self.done:
@@ -138,7 +140,7 @@ class CVRPEnv(OneInstanceView):
 
     def _new_batch(self):
         inst = self.instance
-        return CVRPBatch(inst.coords[None], inst.demand[None], inst.capacity)
+        return CVRPBatch(inst.coords[None], inst.demand[None], inst.capacity, rounding=inst.rounding)
 
     def _obs(self):
         inst, b = self.instance, self.batch
@@ -155,7 +157,8 @@ def pyvrp_routes(instance: CVRPInstance, seconds: float | None = None, seed: int
     """PyVRP (Wouda, Lan, Kool 2024; version 0.14 runs an iterated local search, earlier ones
     hybrid genetic search) within ``seconds`` or ``iterations`` (exactly one: an iteration
     budget gives the same routes on any machine under any load, a time budget does not);
-    distances in units of 1e-6 (PyVRP takes integers)."""
+    distances in units of 1e-6 (PyVRP takes integers), or the integer EUC_2D distances themselves
+    for a rounded (CVRPLIB) instance."""
     from pyvrp import Model
     xy, n = instance.coords, instance.n
     m = Model()
@@ -164,7 +167,8 @@ def pyvrp_routes(instance: CVRPInstance, seconds: float | None = None, seed: int
     m.add_depot(locs[0])
     for i in range(1, n + 1):
         m.add_client(locs[i], delivery=int(instance.demand[i]))
-    d = np.rint(1e6 * np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))).astype(np.int64)
+    d = instance.distances()
+    d = (d if instance.rounding == "euc2d" else np.rint(1e6 * d)).astype(np.int64)
     for i, a in enumerate(locs):
         for j, b in enumerate(locs):
             m.add_edge(a, b, distance=int(d[i, j]))

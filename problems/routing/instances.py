@@ -186,11 +186,18 @@ class CVRPInstance:
     coords: np.ndarray    # [N + 1, 2]; node 0 is the depot
     demand: np.ndarray    # [N + 1] integers; demand[0] = 0
     capacity: int
+    rounding: str = "none"        # "none": Euclidean; "euc2d": CVRPLIB's nearest-integer rule
+    name: str = ""
+    optimum: float | None = None  # the library's optimal cost, when known
+    source: str = ""
 
     @property
     def n(self) -> int:
         """Number of customers."""
         return len(self.coords) - 1
+
+    def distances(self) -> np.ndarray:
+        return distance_matrix(self.coords, self.rounding)
 
 
 def cvrp_test_set(n: int, count: int, seed: int) -> list[CVRPInstance]:
@@ -201,6 +208,123 @@ def cvrp_test_set(n: int, count: int, seed: int) -> list[CVRPInstance]:
     dem[:, 0] = 0
     cap = cvrp_capacity(n)
     return [CVRPInstance(xy[i], dem[i], cap) for i in range(count)]
+
+
+# --- CVRPLIB ------------------------------------------------------------------------------------
+
+# Optimal costs of the shipped CVRPLIB instances (Augerat et al. set A; under the EUC_2D nint
+# rule, as the library states them).
+CVRPLIB_OPTIMA = {"A-n32-k5": 784, "A-n33-k5": 661}
+
+
+def _sections(path: Path) -> tuple[dict, dict[str, list[list[str]]]]:
+    """A TSPLIB-style file's header (``KEY : value``) and its sections (``NAME_SECTION`` -> rows
+    of fields until the next section or EOF)."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InstanceFileError(f"cannot read {path}: {e}") from None
+    header, sections, current = {}, {}, None
+    for line in lines:
+        s = line.strip()
+        if not s:
+            continue
+        if s == "EOF":
+            break
+        word = s.split()[0]
+        if word.endswith("_SECTION"):
+            current = sections.setdefault(word, [])
+        elif current is None and ":" in s:
+            k, v = s.split(":", 1)
+            header[k.strip().upper()] = v.strip()
+        elif current is not None:
+            current.append(s.split())
+        else:
+            raise InstanceFileError(f"{path}: unexpected line {line!r} before the first section")
+    return header, sections
+
+
+def read_cvrplib(path) -> CVRPInstance:
+    """A CVRPLIB ``.vrp`` file (TSPLIB format, ``TYPE: CVRP``, ``EDGE_WEIGHT_TYPE: EUC_2D``):
+    coordinates, demands, the capacity and the depot from the file; distances by the EUC_2D
+    nint rule, as the library's published costs assume. The depot becomes node 0, the other
+    nodes keep their order (so customer c of a CVRPLIB ``.sol`` file is node c when the depot is
+    the file's node 1, as in every CVRPLIB set)."""
+    path = Path(path)
+    header, sec = _sections(path)
+    if header.get("EDGE_WEIGHT_TYPE") != "EUC_2D":
+        raise InstanceFileError(f"{path}: only EDGE_WEIGHT_TYPE EUC_2D is supported, "
+                                f"got {header.get('EDGE_WEIGHT_TYPE')!r}")
+    try:
+        n = int(header["DIMENSION"])
+    except (KeyError, ValueError):
+        raise InstanceFileError(f"{path}: missing or bad DIMENSION") from None
+    try:
+        capacity = int(float(header["CAPACITY"]))
+    except KeyError:
+        raise InstanceFileError(f"{path}: no CAPACITY in the header") from None
+    except ValueError:
+        raise InstanceFileError(f"{path}: bad CAPACITY {header['CAPACITY']!r}") from None
+    for name in ("NODE_COORD_SECTION", "DEMAND_SECTION"):
+        if name not in sec:
+            raise InstanceFileError(f"{path}: no {name}")
+
+    def table(name, width, kind):
+        rows = {}
+        for fields in sec[name]:
+            try:
+                if len(fields) != width:
+                    raise ValueError
+                rows[int(fields[0])] = [kind(x) for x in fields[1:]]
+            except ValueError:
+                raise InstanceFileError(f"{path}: bad {name} line {' '.join(fields)!r}") from None
+        if sorted(rows) != list(range(1, n + 1)):
+            raise InstanceFileError(f"{path}: {name} must list the node ids 1..{n} (DIMENSION) once each")
+        return np.array([rows[i] for i in range(1, n + 1)])
+    xy = table("NODE_COORD_SECTION", 3, float)
+    demand = table("DEMAND_SECTION", 2, int)[:, 0]
+    depots = [int(f[0]) for f in sec.get("DEPOT_SECTION", [["1"]]) if int(f[0]) != -1]
+    if len(depots) != 1 or not 1 <= depots[0] <= n:
+        raise InstanceFileError(f"{path}: one depot id in 1..{n} expected in DEPOT_SECTION, got {depots}")
+    order = [depots[0] - 1] + [i for i in range(n) if i != depots[0] - 1]
+    xy, demand = xy[order], demand[order]
+    if demand[0] != 0:
+        raise InstanceFileError(f"{path}: the depot's demand must be 0, got {demand[0]}")
+    if (demand[1:] < 0).any():
+        raise InstanceFileError(f"{path}: negative demand")
+    if (demand > capacity).any():
+        i = int(np.argmax(demand > capacity))
+        raise InstanceFileError(f"{path}: node {order[i] + 1} demands {demand[i]}, above the capacity {capacity}")
+    name = header.get("NAME", path.stem)
+    return CVRPInstance(xy, demand, capacity, "euc2d", name, CVRPLIB_OPTIMA.get(name), f"CVRPLIB file {path.name}")
+
+
+def read_cvrplib_solution(path) -> tuple[list[list[int]], float | None]:
+    """A CVRPLIB ``.sol`` file: its routes (``Route #r: c1 c2 ...``, customer numbers, which are
+    the node ids of ``read_cvrplib``'s instance) and its ``Cost`` line."""
+    path = Path(path)
+    routes, cost = [], None
+    for line in path.read_text().splitlines():
+        s = line.strip()
+        if s.lower().startswith("route"):
+            try:
+                routes.append([int(x) for x in s.split(":", 1)[1].split()])
+            except (IndexError, ValueError):
+                raise InstanceFileError(f"{path}: bad route line {line!r}") from None
+        elif s.lower().startswith("cost"):
+            cost = float(s.split()[1])
+    if not routes:
+        raise InstanceFileError(f"{path}: no route lines")
+    return routes, cost
+
+
+def load_cvrplib(name: str) -> CVRPInstance:
+    path = DATA / f"{name}.vrp"
+    if not path.exists():
+        raise InstanceFileError(f"unknown CVRPLIB instance {name!r}; shipped: {sorted(CVRPLIB_OPTIMA)}")
+    inst = read_cvrplib(path)
+    return CVRPInstance(inst.coords, inst.demand, inst.capacity, "euc2d", inst.name, CVRPLIB_OPTIMA[name],
+                        f"CVRPLIB set A (Augerat et al. 1995), optimal cost {CVRPLIB_OPTIMA[name]}")
 
 
 # --- orienteering (OP) -------------------------------------------------------------------------

@@ -218,10 +218,18 @@ def decode(model, coords, demand, capacity: int, beam: int = 1) -> list[list[int
     return out
 
 
+def unit_square(coords: np.ndarray) -> np.ndarray:
+    """Coordinates outside the unit square (CVRPLIB files) moved into it, aspect kept; the
+    model was trained there. Generated instances stay as they are."""
+    lo, span = coords.min(0), (coords.max(0) - coords.min(0)).max()
+    return (coords - lo) / span if span > 1.0 else coords
+
+
 def solve_instances(model, insts, beam: int = 1) -> list[list[int]]:
     """Flat solutions per instance (instances grouped by size and capacity, 256 / beam at a time)."""
     return solve_grouped(insts, lambda i: (i.n, i.capacity), lambda key, part: decode(
-        model, np.stack([i.coords for i in part]), np.stack([i.demand for i in part]), key[1], beam), 256 // beam or 1)
+        model, np.stack([unit_square(i.coords) for i in part]), np.stack([i.demand for i in part]), key[1], beam),
+        256 // beam or 1)
 
 
 def load_model(path, device="cpu") -> tuple[CVRPModel, dict]:
