@@ -30,7 +30,7 @@ test-all: $(STAMP)  ## includes the slow tests (long training runs)
 	$(PY) -m pytest -q -m ''
 
 demo: $(STAMP)
-	$(VENV)/bin/mobench run smoke --seeds 3 --jobs 2 --store results/demo-runs
+	-$(VENV)/bin/mobench run smoke --seeds 3 --jobs 2 --store results/demo-runs  # a failed run is shown in the leaderboard, not fatal here
 	$(VENV)/bin/mobench leaderboard --store results/demo-runs
 	$(VENV)/bin/mobench plot --store results/demo-runs --out paper_figs/demo
 

@@ -42,7 +42,7 @@ def main():
     board = leaderboard(a.store)
     board = board[board.problem.isin({s.problem for s in specs})]
     cols = ["problem", "solver", "n_seeds", "obj:cost", "gap_pct", "reference_kind",
-            "cost:load_shed_pct", "feasible_rate", "wall_s"]
+            "cost:load_shed_pct", "feasible_rate", "solve_s", "eval_s"]
     pd.set_option("display.width", 220)
     print(board[[c for c in cols if c in board]].to_string(index=False))
     for t in targets:

@@ -103,8 +103,8 @@ def main():
         print(f"\nmean gap (%) on the {title}, store {a.store}")
         print(part.pivot_table(index="solver", columns="set", values="gap_pct", aggfunc="mean")
               .reindex(columns=names).round(4 if title.startswith("knapsack") else 3).to_string())
-        print(f"\nwall seconds per run ({title})")
-        print(part.pivot_table(index="solver", columns="set", values="wall_s", aggfunc="mean")
+        print(f"\nsolve seconds per run ({title})")
+        print(part.pivot_table(index="solver", columns="set", values="solve_s", aggfunc="mean")
               .reindex(columns=names).round(1).to_string())
     print(f"\nreference kinds: {board.groupby('reference_kind').size().to_dict()}")
 

@@ -13,7 +13,21 @@ def _describe_param(p):
     return d
 
 
+def _solvers_once() -> dict:
+    """One instance of each registered solver (default parameters), for the fit checks."""
+    from .registry import make_solver
+    out = {}
+    for name in solver_entries():
+        try:
+            out[name] = make_solver(name)
+        except Exception:  # noqa: BLE001 - a broken plug-in is listed without fits
+            pass
+    return out
+
+
 def catalogue() -> dict:
+    from .check import solver_fits
+    solvers_made = _solvers_once()
     problems = []
     for pid, e in problem_entries().items():
         item = {"id": pid, "description": e.description, "suites": list(e.suites),
@@ -26,7 +40,8 @@ def catalogue() -> dict:
                         constraints=[f"{c.name} {'<=' if c.sense == 'le' else '>='} {c.threshold:g}"
                                      for c in spec.constraints],
                         reference_kind=prob.reference_kind(),
-                        views=[v for v, ok in (("sim", prob.sim() is not None), ("env", True)) if ok])
+                        views=[v for v, ok in (("sim", prob.sim() is not None), ("env", True)) if ok],
+                        solvers=[n for n, why in solver_fits(prob, solvers_made).items() if why is None])
             if spec.scenarios is not None:
                 sc = spec.scenarios
                 item["test_scenarios"] = (f"{sc.n} paths x {sc.horizon} periods, warm-up {sc.warmup}, "
@@ -39,7 +54,9 @@ def catalogue() -> dict:
         cls = e.cls
         solvers.append({"name": name, "description": cls.description,
                         "default_budget": cls.default_budget.describe(),
-                        "params": {k: getattr(v, "default", v) for k, v in cls.defaults.items()}})
+                        "params": {k: getattr(v, "default", v) for k, v in cls.defaults.items()},
+                        "ranges": {k: [v.low, v.high] for k, v in cls.defaults.items()
+                                   if getattr(v, "low", None) is not None or getattr(v, "high", None) is not None}})
     return {"problems": problems, "solvers": solvers,
             "suites": {n: [f"{c.solver} on {c.target}" for c in cells] for n, cells in suites().items()}}
 

@@ -140,15 +140,25 @@ def check_problem(target: str) -> Report:
     return rep
 
 
-def fitting_solvers(problem) -> list[str]:
-    """Which registered solvers fit ``problem``, and for the others why not (the views their
-    ``requires`` names that the problem does not offer, or what their ``supports`` says)."""
-    fit, unfit = [], []
-    for name, entry in solver_entries().items():
+def solver_fits(problem, solvers: dict | None = None) -> dict[str, str | None]:
+    """For each registered solver (default parameters; or the instances in ``solvers``, name ->
+    solver, to reuse them across problems): why it does not fit ``problem`` (the first view its
+    ``requires`` names that the problem does not offer, or what its ``supports`` says), None when
+    it fits. Cheap: no reference is computed, nothing solved."""
+    out = {}
+    for name in solver_entries() if solvers is None else solvers:
         try:
-            why = make_solver(name).unfit(problem)
+            solver = make_solver(name) if solvers is None else solvers[name]
+            out[name] = solver.unfit(problem)
         except Exception as exc:  # a solver whose check itself fails is reported, not fatal
-            why = f"{type(exc).__name__}: {exc}"
+            out[name] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def fitting_solvers(problem) -> list[str]:
+    """Which registered solvers fit ``problem``, and for the others why not (``solver_fits``)."""
+    fit, unfit = [], []
+    for name, why in solver_fits(problem).items():
         (fit.append(name) if why is None else unfit.append(f"     - {name}: {why}"))
     return [f"INFO solvers that fit: {', '.join(fit) or 'none'}",
             f"INFO solvers that do not fit ({len(unfit)}):", *unfit]

@@ -14,6 +14,7 @@ from .errors import InvalidSolution
 from .problem import Problem
 from .solver import Outcome
 from .spec import Reference
+from .views import PolicyScoring, offers
 from .metrics import constraint_measures, eum, gap_pct, hypervolume, igd, igd_plus, cardinality, sparsity
 from .metrics.pareto import nondominated_mask
 
@@ -42,7 +43,14 @@ def rollout(sim, policy, scenarios, device="cpu", seed=None):
     acc_c = torch.zeros(scenarios.n, sim.n_con, dtype=torch.float64, device=device)
     for t in range(scenarios.horizon):
         obs = sim.observe(state)
-        action = torch.as_tensor(policy(obs), device=device)
+        out = policy(obs)
+        try:  # anything but numbers (None, a string) gets one message naming what came back
+            action = torch.as_tensor(out, device=device)
+        except (TypeError, ValueError, RuntimeError):
+            from .errors import InvalidAction
+            raise InvalidAction(f"the policy returned {repr(out)[:40]} ({type(out).__name__}), not actions: a policy "
+                                f"maps observations [B, {sim.obs_dim}] to actions [B, {sim.act_dim}] "
+                                "(a tensor or an array)") from None
         if action.dim() == 1:
             action = action.unsqueeze(1)
         action = action.to(torch.float32)
@@ -74,8 +82,11 @@ def rollout_env(env, policy, scenarios, n_obj: int, n_con: int):
         steps = 0
         for steps in range(1, scenarios.horizon + 1):
             with torch.no_grad():
-                a = policy(torch.as_tensor(np.asarray(obs, dtype=np.float32))[None])
-            a = np.asarray(a.cpu() if torch.is_tensor(a) else a)
+                out = policy(torch.as_tensor(np.asarray(obs, dtype=np.float32))[None])
+            a = np.asarray(out.cpu() if torch.is_tensor(out) else out)
+            if a.dtype.kind not in "biuf":  # None, a string: one message naming what came back
+                raise InvalidAction(f"the policy returned {repr(out)[:40]} ({type(out).__name__}), not an action "
+                                    f"of {env.action_space}: a policy maps observations [1, ...] to actions [1, ...]")
             if isinstance(env.action_space, gym.spaces.Discrete):
                 a = int(a.reshape(-1)[0])
             else:
@@ -96,7 +107,15 @@ def rollout_env(env, policy, scenarios, n_obj: int, n_con: int):
 
 
 def _policy_values(problem: Problem, policies, device):
-    spec, sim = problem.spec, problem.sim()
+    spec = problem.spec
+    if offers(problem, PolicyScoring):  # the problem's own evaluation procedure
+        objs, costs = (np.asarray(x, dtype=float) for x in problem.score_policies(list(policies), device))
+        n = objs.shape[1] if objs.ndim == 3 else -1
+        if objs.shape != (len(policies), n, spec.n_obj) or costs.shape != (len(policies), n, spec.n_con):
+            raise ValueError(f"{problem.id}: score_policies returned shapes {objs.shape} and {costs.shape}, expected "
+                             f"({len(policies)}, n, {spec.n_obj}) and ({len(policies)}, n, {spec.n_con})")
+        return objs, costs, np.ones(objs.shape[:2], bool)
+    sim = problem.sim()
     sign = np.array([-1.0 if o.sense == "min" else 1.0 for o in spec.objectives])
     objs, costs = [], []
     for policy in policies:
@@ -200,6 +219,10 @@ def summarise(problem: Problem, objs, costs, feas, ref: Reference) -> dict:
         s["feasible"] = cm["feasible"] and bool(f.all())
     else:
         s["feasible"] = bool(f.all())
+    for est, truth in spec.estimates:  # an estimator's error against the truth it estimates
+        e, t = s[f"obj:{est}"], s[f"obj:{truth}"]
+        s[f"estimate_error:{est}"] = e - t
+        s[f"estimate_error_pct:{est}"] = 100.0 * (e - t) / abs(t) if t else float("nan")
     if ref.kind != "none" and spec.n_obj == 1 and ref.value is not None:
         sense = spec.objectives[0].sense
         refv = np.asarray(ref.value, float)

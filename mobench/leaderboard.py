@@ -1,13 +1,20 @@
 """The leaderboard: one row per (problem with parameters, solver with parameters and budget),
-aggregated over seeds from the store; and cross-problem aggregates (IQM, profiles, P(improve))."""
+aggregated over seeds from the store; and the across-problems table: the IQM of normalised
+scores of the solvers that ran on the same set of problems.
+
+Times: ``solve_s`` is the solver's own time (what a budget limits, what solvers compare on);
+``eval_s`` is the engine's scoring of the answer on the test scenarios, the same work for every
+solver of a problem."""
 from __future__ import annotations
 
 import warnings
+from fnmatch import fnmatchcase
 
 import numpy as np
 import pandas as pd
 
-from .stats import bootstrap_ci, iqm, normalised_score, stratified_bootstrap
+from .errors import InvalidParameter
+from .stats import bootstrap_ci, iqm, normalised_score, stratified_bootstrap, task_bootstrap
 from .store import current_files, records_frame
 
 SET_METRICS = ("hv", "igd", "igd_plus", "eum", "sparsity", "cardinality")
@@ -51,14 +58,48 @@ def warn_mixed_references(df: pd.DataFrame) -> None:
                       stacklevel=3)
 
 
-def leaderboard(store) -> pd.DataFrame:
+def select(df: pd.DataFrame, problems=None, solvers=None) -> pd.DataFrame:
+    """The rows of ``df`` whose problem matches one of ``problems`` and whose solver matches one
+    of ``solvers`` (None: all). A pattern matches a key exactly (``family/name-vN:k=v``), an id or
+    solver name (all its parameter sets), or as a glob (``inventory/*``). A pattern that
+    matches no stored run is refused, naming what is stored."""
+    if df.empty:
+        return df
+    keep = pd.Series(True, index=df.index)
+    for what, patterns, key, name in (("--problem", problems, "problem", "problem_id"),
+                                      ("--solver", solvers, "solver", "solver_name")):
+        if not patterns:
+            continue
+        names = df[name] if name in df else df[key].str.split(":").str[0]
+        hit = pd.Series(False, index=df.index)
+        for pat in patterns:
+            m = (df[key] == pat) | (names == pat) | df[key].map(lambda k, pat=pat: fnmatchcase(k, pat))
+            if not m.any():
+                raise InvalidParameter(f"{what} {pat!r} matches no run in the store; stored: "
+                                       f"{', '.join(sorted(set(names)))}")
+            hit |= m
+        keep &= hit
+    return df[keep]
+
+
+def runs_frame(store, problems=None, solvers=None) -> pd.DataFrame:
+    """The store's runs as the leaderboard counts them: one file per run (a retried or re-scored
+    run counts once), each solver's newest version, the selection applied; with a ``budget``
+    text column."""
     df = records_frame(store)
     if df.empty:
-        return pd.DataFrame()
+        return df
     for c in ("budget_steps", "budget_seconds"):
         df[c] = df[c].astype(object).where(df[c].notna(), None)
     df["budget"] = [_budget_text(s, t) for s, t in zip(df["budget_steps"], df["budget_seconds"])]
-    df = newest_solver_versions(current_files(df))  # a retried or re-scored run counts once
+    return select(newest_solver_versions(current_files(df)), problems, solvers)
+
+
+def leaderboard(store, problems=None, solvers=None) -> pd.DataFrame:
+    """One row per (problem, solver, budget); ``problems`` / ``solvers``: see ``select``."""
+    df = runs_frame(store, problems, solvers)
+    if df.empty:
+        return pd.DataFrame()
     warn_mixed_references(df)
     ok, failed = df[df.status == "ok"], df[df.status != "ok"]
     rows = []
@@ -92,7 +133,9 @@ def leaderboard(store) -> pd.DataFrame:
                 if c in SET_METRICS:  # a policy set's HV, EUM, ... vary over seeds like objectives
                     row[c + " ci95"] = bootstrap_ci(v)
         if len(g):
-            row["wall_s"] = float(g["wall_seconds"].astype(float).mean())
+            for col, name in (("solve_seconds", "solve_s"), ("eval_seconds", "eval_s")):
+                if col in g and g[col].notna().any():
+                    row[name] = float(g[col].astype(float).mean())
             row["solver_version"] = int(g["solver_version"].max())
             row["device"] = ",".join(sorted(set(g["device"].astype(str))))
         rows.append(row)
@@ -102,7 +145,8 @@ def leaderboard(store) -> pd.DataFrame:
 
 def rank(board: pd.DataFrame) -> pd.DataFrame:
     """Order rows within each problem: feasible results first (feasible_rate == 1), then by
-    gap (or hypervolume, higher first), failed-only rows last."""
+    gap (or hypervolume, higher first), equal ones by solve time; rows whose runs all failed
+    come last and get no rank."""
     if board.empty:
         return board
     b = board.copy()
@@ -115,17 +159,18 @@ def rank(board: pd.DataFrame) -> pd.DataFrame:
         b["_key"] = -b["hv"].fillna(-np.inf)
     else:
         b["_key"] = 0.0
-    b = b.sort_values(["problem", "_empty", "_infeasible", "_key"], kind="stable")
-    b["rank"] = b.groupby("problem").cumcount() + 1
-    return b.drop(columns=["_infeasible", "_empty", "_key"]).reset_index(drop=True)
+    b["_time"] = b["solve_s"].fillna(np.inf) if "solve_s" in b else 0.0
+    b = b.sort_values(["problem", "_empty", "_infeasible", "_key", "_time"], kind="stable")
+    ranks = b.groupby("problem").cumcount() + 1
+    b["rank"] = ranks.where(b["_empty"] == 0).astype("Int64")
+    return b.drop(columns=["_infeasible", "_empty", "_key", "_time"]).reset_index(drop=True)
 
 
-def scores_by_solver(store) -> dict[str, dict[str, np.ndarray]]:
+def scores_by_solver(store, problems=None, solvers=None) -> dict[str, dict[str, np.ndarray]]:
     """Normalised scores (see ``stats.normalised_score``) per solver key+budget, per problem."""
-    df = records_frame(store)
+    df = runs_frame(store, problems, solvers)
     if df.empty or "gap_pct" not in df:
         return {}
-    df = current_files(df)
     df = df[(df.status == "ok") & df.gap_pct.notna()]
     feas = df["feasible"] if "feasible" in df else pd.Series(True, index=df.index)
     df = df.assign(score=normalised_score(df.gap_pct.astype(float), feas.fillna(False).astype(bool)))
@@ -136,21 +181,72 @@ def scores_by_solver(store) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def aggregate(store) -> pd.DataFrame:
-    """Across problems: IQM of normalised scores with a stratified-bootstrap 95% CI."""
+def _set_name(i: int) -> str:
+    """0 -> 'A', 25 -> 'Z', 26 -> 'AA', ..."""
+    name = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        name = chr(65 + r) + name
+    return name
+
+
+def iqm_ci(by_problem: dict[str, np.ndarray]) -> tuple[float, float, float, str]:
+    """IQM of the pooled scores with a 95% CI and what the CI resamples: the runs within each
+    problem (rliable's stratified bootstrap) when some problem has several runs, else the
+    problems (one run each), else nothing (a single run has no interval)."""
+    if any(len(v) > 1 for v in by_problem.values()):
+        return (*stratified_bootstrap(by_problem, iqm), "runs within problems")
+    if len(by_problem) > 1:
+        return (*task_bootstrap(by_problem, iqm), "problems")
+    point = iqm(np.concatenate([np.asarray(v, float) for v in by_problem.values()]))
+    return point, float("nan"), float("nan"), "none (1 run)"
+
+
+def aggregate(store, problems=None, solvers=None) -> pd.DataFrame:
+    """Across problems, compared only on the problems solvers share: for each distinct set of
+    problems some solver ran on (``set``, its members in ``problems``), every solver that ran on
+    all of them, ranked by the IQM of its normalised scores on exactly those problems, with a
+    bootstrap 95% CI (``ci_over``: what it resamples). A solver appears in each set it covers.
+    Only problems scored by a gap to a reference (single-objective) have normalised scores."""
+    scores = scores_by_solver(store, problems, solvers)
+    sets = sorted({frozenset(v) for v in scores.values()}, key=lambda m: (-len(m), sorted(m)))
     rows = []
-    for label, by_problem in scores_by_solver(store).items():
-        point, lo, hi = stratified_bootstrap(by_problem, iqm)
-        rows.append({"solver": label, "n_problems": len(by_problem), "iqm": point,
-                     "iqm ci95": (lo, hi)})
-    return pd.DataFrame(rows).sort_values("iqm", ascending=False) if rows else pd.DataFrame()
+    for i, members in enumerate(sets):
+        for label, by_problem in scores.items():
+            if not members <= by_problem.keys():
+                continue
+            part = {p: by_problem[p] for p in sorted(members)}
+            point, lo, hi, over = iqm_ci(part)
+            rows.append({"set": _set_name(i), "solver": label, "n_problems": len(part),
+                         "n_runs": int(sum(len(v) for v in part.values())), "iqm": point,
+                         "iqm ci95": (lo, hi), "ci_over": over, "problems": "; ".join(part)})
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows).sort_values(["set", "iqm"], ascending=[True, False], kind="stable")
+    df["rank"] = (df.groupby("set").cumcount() + 1).astype("Int64")
+    return df.reset_index(drop=True)
 
 
-def format_board(board: pd.DataFrame, fmt: str = "table") -> str:
-    if board.empty:
-        return "(no runs in the store)" if fmt in ("table", "md") else ("[]" if fmt == "json" else "")
-    if fmt == "json":
-        return board.to_json(orient="records", indent=1)
+def set_legend(agg: pd.DataFrame) -> list[str]:
+    """One line per problem set of ``aggregate``: its name and members."""
+    if agg.empty:
+        return []
+    first = agg.drop_duplicates("set")
+    return [f"set {s} ({n} problem{'s' if n != 1 else ''}): {p}"
+            for s, n, p in zip(first.set, first.n_problems, first.problems)]
+
+
+FRONT = ("rank", "problem", "set", "solver", "budget", "n_seeds")
+
+
+def _front(df: pd.DataFrame) -> pd.DataFrame:
+    front = [c for c in FRONT if c in df]
+    return df[front + [c for c in df.columns if c not in front]]
+
+
+def flat_board(board: pd.DataFrame) -> pd.DataFrame:
+    """``board`` with each ``X ci95`` column split into ``X lo`` and ``X hi`` (csv, md)."""
     flat = board.copy()
     for c in [c for c in flat.columns if c.endswith(" ci95")]:
         lo_hi = flat[c].apply(lambda t: t if isinstance(t, (tuple, list)) else (np.nan, np.nan))
@@ -158,10 +254,21 @@ def format_board(board: pd.DataFrame, fmt: str = "table") -> str:
         flat[base + " lo"] = [t[0] for t in lo_hi]
         flat[base + " hi"] = [t[1] for t in lo_hi]
         flat = flat.drop(columns=[c])
+    for c in flat.columns:  # counts stay integers when tables are stacked (csv of both tables)
+        if flat[c].dtype.kind == "i":
+            flat[c] = flat[c].astype("Int64")
+    return _front(flat)
+
+
+def format_board(board: pd.DataFrame, fmt: str = "table") -> str:
+    if board.empty:
+        return "(no runs in the store)" if fmt in ("table", "md") else ("[]" if fmt == "json" else "")
+    if fmt == "json":
+        return _front(board).to_json(orient="records", indent=1)
     if fmt == "csv":
-        return flat.to_csv(index=False)
+        return flat_board(board).to_csv(index=False)
     if fmt == "md":
-        return flat.to_markdown(index=False, floatfmt=".4g")
+        return flat_board(board).to_markdown(index=False, floatfmt=".4g")
     # human table: "mean [lo, hi]" cells
     show = board.copy()
     for c in [c for c in show.columns if c.endswith(" ci95")]:
@@ -172,6 +279,8 @@ def format_board(board: pd.DataFrame, fmt: str = "table") -> str:
     for c in show.columns:
         if show[c].dtype.kind == "f":
             show[c] = show[c].map(lambda v: "-" if pd.isna(v) else f"{v:.4g}")
-    front = [c for c in ("rank", "problem", "solver", "budget", "n_seeds") if c in show]
-    show = show[front + [c for c in show.columns if c not in front]]
-    return show.to_string(index=False)
+        elif isinstance(show[c].dtype, pd.Int64Dtype):
+            show[c] = show[c].map(lambda v: "-" if pd.isna(v) else str(v))
+    if "set" in show:  # the across-problems table: the sets' members are in its legend
+        show = show.drop(columns=["problems"], errors="ignore")
+    return _front(show).to_string(index=False)

@@ -53,8 +53,11 @@ class Param:
             raise InvalidParameter(f"{owner}: parameter {name}={value!r} is not allowed; "
                                    f"choose one of {list(self.choices)}")
         if self.low is not None and value < self.low or self.high is not None and value > self.high:
+            allowed = (f"[{self.low}, {self.high}]" if self.low is not None and self.high is not None
+                       else f">= {self.low}" if self.low is not None else f"<= {self.high}")
             raise InvalidParameter(f"{owner}: parameter {name}={value!r} is outside "
-                                   f"[{self.low}, {self.high}]")
+                                   f"{allowed}" if "[" in allowed else
+                                   f"{owner}: parameter {name}={value!r} is out of range: it must be {allowed}")
         return value
 
 

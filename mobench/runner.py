@@ -13,6 +13,11 @@ in parallel over problems, without ``EVAL_LIMIT``) so that it is cached when the
 read it: a large test set's reference (e.g. 1,000 CVRP instances at a second each) can take
 longer than one evaluation may, and runs of one problem started together would each compute it.
 
+Runners may share a store (several at once on one machine, or on machines sharing a folder): a
+worker claims each run just before making it (``store.claim_run``) and leaves it to the runner
+that holds its claim; a claim whose process is gone, or older than the run's limits, is taken
+over.
+
 A run that did not end stored as ``ok`` is made again by the next ``run`` on the same store;
 solvers that checkpoint (``Clock.checkpoint``, a file under ``<store>/checkpoints/``) go on from
 their last checkpoint, with the steps and seconds already spent counted in the budget.
@@ -24,11 +29,13 @@ command resumes the rest (from their checkpoints where solvers keep them).
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import multiprocessing as mp
 import os
 import platform
+import re
 import socket
 import threading
 import time
@@ -39,10 +46,11 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from .errors import UnsupportedPairing
+from .errors import InvalidParameter, MobenchError, UnsupportedPairing
 from .registry import format_target, load_all, make, make_solver, parse_target, solver_entry
 from .solver import Budget, Checkpoint, Clock, Log
-from .store import default_store, finished_run_ids, raw_table, write_run
+from .store import (claim_run, default_store, finished_run_ids, has_finished, raw_table, release_claim,
+                    write_run)
 
 TIME_SLACK = 0.10      # fraction of the seconds budget a solver may overrun before it is killed
 TIME_MARGIN = 15.0     # plus this many seconds (process start, imports); $MOBENCH_TIME_MARGIN overrides
@@ -87,8 +95,9 @@ class RunSpec:
 
 
 def plan(targets: list[str], solvers: list[str], seeds: int, budget_steps=None,
-         budget_seconds=None, device="cpu") -> list[RunSpec]:
-    """Expand explicit targets x solvers x seeds; refuse unsupported pairings."""
+         budget_seconds=None, device="cpu", skipped: list | None = None) -> list[RunSpec]:
+    """Expand explicit targets x solvers x seeds; refuse unsupported pairings, or, given a list
+    ``skipped``, leave them out and append (solver, problem key, why) to it."""
     specs = []
     for target in targets:
         problem = make(target)
@@ -96,7 +105,11 @@ def plan(targets: list[str], solvers: list[str], seeds: int, budget_steps=None,
             solver = make_solver(s, device=device)
             why = solver.unfit(problem)
             if why is not None:
-                raise UnsupportedPairing(f"solver {solver.name!r} does not support {problem.key}: {why}")
+                if skipped is None:
+                    raise UnsupportedPairing(f"solver {solver.name!r} does not support {problem.key}: {why} "
+                                             "(--skip-unfit leaves such pairs out)")
+                skipped.append((s, problem.key, why))
+                continue
             budget = solver.default_budget.merged(budget_steps, budget_seconds)
             skey = format_target(solver.name, {k: v for k, v in solver.params.items()
                                                if v != _default(solver.name, k)})
@@ -106,20 +119,93 @@ def plan(targets: list[str], solvers: list[str], seeds: int, budget_steps=None,
 
 
 def plan_suite(name: str, seeds: int = 3, budget_steps=None, budget_seconds=None,
-               device="cpu") -> list[RunSpec]:
-    """RunSpecs of a named suite; command-line budgets override the suite's."""
+               device="cpu", skipped: list | None = None, solvers=None) -> list[RunSpec]:
+    """RunSpecs of a named suite; command-line budgets override the suite's; ``solvers``: only
+    the cells of these solver names."""
     from .errors import UnknownId
     from .registry import suites
     all_suites = suites()
     if name not in all_suites:
-        raise UnknownId(f"unknown suite {name!r}; known suites: {sorted(all_suites)}")
+        close = difflib.get_close_matches(name, list(all_suites), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownId(f"unknown suite {name!r}{hint} (suites: {', '.join(all_suites)}; a problem id "
+                        "looks like family/name-vN)")
     specs = []
     for cell in all_suites[name]:
+        if solvers is not None and parse_target(cell.solver)[0] not in solvers:
+            continue
         steps, seconds = cell.budget if cell.budget else (None, None)
         specs += plan([cell.target], [cell.solver], seeds,
                       budget_steps if budget_steps is not None else steps,
-                      budget_seconds if budget_seconds is not None else seconds, device)
+                      budget_seconds if budget_seconds is not None else seconds, device, skipped)
     return specs
+
+
+def check_device(device: str, remote: bool = False) -> str:
+    """``device`` if runs can use it here: ``cpu``, or ``cuda``/``cuda:N`` with a CUDA build of
+    torch that sees that GPU (with ``remote``, a cluster's workers have the devices: only the
+    name is checked). Raises InvalidParameter otherwise."""
+    import torch
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InvalidParameter(f"--device {device!r} is not a device: use cpu, cuda or cuda:N") from None
+    if dev.type == "cpu":
+        return "cpu"
+    if dev.type != "cuda":
+        raise InvalidParameter(f"--device {device!r}: the runner supports cpu and cuda[:N]")
+    if remote:
+        return device
+    if not torch.cuda.is_available():
+        why = ("this torch is a CPU-only build" if torch.version.cuda is None
+               else f"this torch (CUDA {torch.version.cuda}) sees no GPU")
+        raise InvalidParameter(f"--device {device}: {why} (torch {torch.__version__}); use --device cpu, or "
+                               "install a CUDA build of torch (see the README)")
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise InvalidParameter(f"--device {device}: only {torch.cuda.device_count()} GPU(s) visible")
+    return device
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """'tcp://host:port', 'ray://host:port', 'host:port', '[::1]:port' -> (host, port); None when
+    the address names no port (e.g. Ray's 'auto')."""
+    rest = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def check_backend(backend: str, address: str | None, timeout: float = 5.0) -> None:
+    """Refuse, before any work, a backend that is not installed, ``address`` with loky, and an
+    address where nothing answers (Ray would wait for minutes, Dask 30 s and a traceback)."""
+    import importlib.util
+    if address and backend == "loky":
+        raise InvalidParameter("--address names a Ray or Dask cluster: use it with --backend ray or dask")
+    package = {"ray": "ray", "dask": "distributed"}.get(backend)
+    if package and importlib.util.find_spec(package) is None:
+        raise InvalidParameter(f"--backend {backend} needs the {package!r} package (pip install {package})")
+    where = _host_port(address) if address else None
+    if where is not None:
+        try:
+            socket.create_connection(where, timeout=timeout).close()
+        except OSError as exc:
+            raise InvalidParameter(f"--address {address}: no {backend} cluster answers there "
+                                   f"({exc.strerror or exc})") from None
+
+
+def estimate(specs: list[RunSpec]) -> tuple[float, int]:
+    """An upper bound of the solvers' CPU time from the budgets: -> (seconds, runs counted at
+    ``NO_SECONDS_LIMIT`` because their budget has steps only). Evaluation and references come
+    on top; solvers that finish early take less."""
+    total, unbounded = 0.0, 0
+    for s in specs:
+        if s.budget.seconds is None:
+            unbounded += 1
+            total += NO_SECONDS_LIMIT
+        else:
+            total += s.budget.seconds
+    return total, unbounded
 
 
 def _default(solver_name, key):
@@ -183,12 +269,56 @@ def _exit_with_owner(owner: int | None):
     threading.Thread(target=watch, daemon=True).start()
 
 
+def device_used(requested: str) -> str:
+    """In a run's process after its solver returned: the device the solver computed on. A
+    process that never touched CUDA ran on the CPU, whatever was requested (a solver that
+    uses no torch device, such as a dispatching rule, records ``cpu``)."""
+    if requested.startswith("cuda"):
+        import torch
+        return requested if torch.cuda.is_initialized() else "cpu"
+    return requested
+
+
+MAX_WARNINGS = 20  # distinct warnings kept in a run's record
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Gymnasium colours its warnings
+
+
+class KeptWarnings:
+    """Inside ``with KeptWarnings() as kept:`` warnings are counted (the first ``MAX_WARNINGS``
+    distinct ones) instead of printed: a run's go into its record, not the terminal (libraries
+    such as Stable-Baselines3 warn from inside the solvers)."""
+
+    def __enter__(self):
+        self.counts: dict[str, int] = {}
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("always")
+        warnings.showwarning = self._show
+        return self
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+    def _show(self, message, category, filename, lineno, file=None, line=None):
+        text = f"{category.__name__}: {_ANSI.sub('', str(message)).strip()}"
+        if text in self.counts or len(self.counts) < MAX_WARNINGS:
+            self.counts[text] = self.counts.get(text, 0) + 1
+
+    def list(self) -> list[str]:
+        return [t if n == 1 else f"{t} (x{n})" for t, n in self.counts.items()]
+
+
 def _child(conn, lifeline, spec: RunSpec, store: str):
     """Runs in the child process: solve, report 'solved', evaluate, report the result."""
     threading.Thread(target=_exit_when_cut, args=(lifeline,), daemon=True).start()
     import torch
-    from .evaluate import evaluate
     torch.set_num_threads(1)
+    with KeptWarnings() as kept:
+        _solve_and_score(conn, spec, store, kept)
+
+
+def _solve_and_score(conn, spec: RunSpec, store: str, kept: KeptWarnings):
+    from .evaluate import evaluate
     try:
         name, params = parse_target(spec.solver)
         problem = make(spec.problem)
@@ -197,11 +327,12 @@ def _child(conn, lifeline, spec: RunSpec, store: str):
         log = Log(clock)
         outcome = solver.solve(problem, clock, spec.seed, log)
         solve_s = clock.elapsed
-        conn.send(("solved", solve_s))
+        conn.send(("solved", (solve_s, device_used(spec.device))))
         t0 = time.monotonic()
         ev = evaluate(problem, outcome, device=spec.device)
         result = {"summary": ev.summary, "curve": log.points, "steps_used": clock.steps,
                   "solve_seconds": solve_s, "eval_seconds": time.monotonic() - t0,
+                  "warnings": kept.list(),
                   "outcome_info": outcome.info,
                   "objective_names": [o.name for o in problem.spec.objectives],
                   "objective_senses": list(problem.spec.senses),
@@ -210,7 +341,8 @@ def _child(conn, lifeline, spec: RunSpec, store: str):
                   "raw": (ev.objectives, ev.costs, ev.feasible)}
         conn.send(("ok", result))
     except BaseException as exc:  # report everything, including KeyboardInterrupt in the child
-        conn.send(("failed", {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}))
+        conn.send(("failed", {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
+                              "warnings": kept.list()}))
     finally:
         conn.close()
 
@@ -231,12 +363,28 @@ def _context():
 
 
 def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
-    """Run one spec in a child process with its time limit, store it, return its record.
+    """Claim one spec, run it in a child process with its time limit, store it, return its
+    record; a run that another runner holds (or has stored meanwhile) is left to it: its record
+    then has status ``claimed`` (or ``stored``) and no file.
 
     ``owner``: the pid of the runner that dispatched the run; if it exits mid-run, this worker
     and the run's child end and nothing is stored (``_exit_with_owner``)."""
     _exit_with_owner(owner)
     load_all()
+    ident = {"run_id": spec.run_id, "problem": spec.problem, "solver": spec.solver,
+             "solver_name": parse_target(spec.solver)[0], "rep": spec.rep}
+    mine, claim = claim_run(store, spec.run_id, spec.time_limit() + EVAL_LIMIT)
+    if not mine:
+        return {**ident, "status": "claimed", "claimed_by": f"{claim.get('host', '?')} pid {claim.get('pid', '?')}"}
+    try:
+        if has_finished(store, spec.run_id):  # stored by another runner since this sweep began
+            return {**ident, "status": "stored"}
+        return _execute(spec, store)
+    finally:
+        release_claim(store, spec.run_id, claim)
+
+
+def _execute(spec: RunSpec, store: str) -> dict:
     ctx = _context()
     parent, child = ctx.Pipe(duplex=False)
     lifeline, lifeline_w = ctx.Pipe(duplex=False)
@@ -246,12 +394,12 @@ def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
     child.close()
     lifeline.close()
     status, payload = "failed", {"error": "child process ended without a result", "traceback": ""}
-    solve_s = None
+    solve_s, used = None, spec.device
     try:
         if parent.poll(spec.time_limit()):
             msg, data = parent.recv()
             if msg == "solved":
-                solve_s = data
+                solve_s, used = data
                 if parent.poll(EVAL_LIMIT):
                     status, payload = parent.recv()
                 else:
@@ -275,7 +423,8 @@ def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
               "solver_version": spec.solver_version,
               "budget_steps": spec.budget.steps, "budget_seconds": spec.budget.seconds,
               "rep": spec.rep, "seed": spec.seed, "status": status,
-              "wall_seconds": time.monotonic() - started, "provenance": provenance(spec.device)}
+              "wall_seconds": time.monotonic() - started, "device_requested": spec.device,
+              "eval_device": spec.device, "provenance": provenance(used)}
     table = None
     if status == "ok":
         raw = payload.pop("raw")
@@ -283,7 +432,7 @@ def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
         record.update(payload)
     else:
         record.update({"error": payload.get("error"), "traceback": payload.get("traceback", ""),
-                       "solve_seconds": solve_s})
+                       "solve_seconds": solve_s, "warnings": payload.get("warnings", [])})
     path = write_run(store, record, table)
     record["path"] = str(path)
     if status == "ok":
@@ -301,18 +450,20 @@ def _as_finished(tasks):
         return Parallel(return_as="list")(tasks)
 
 
-def prepare_reference(problem: str, owner: int | None = None) -> tuple[str, str | None, float]:
-    """Compute (and so cache) ``problem``'s reference; -> (problem, error or None, seconds). An
+def prepare_reference(problem: str, owner: int | None = None) -> tuple[str, str | None, float, list]:
+    """Compute (and so cache) ``problem``'s reference; -> (problem, error or None, seconds,
+    warnings). An
     error is reported, not raised: the problem's runs then record it in their evaluation.
     ``owner``: as for ``execute``."""
     _exit_with_owner(owner)
     load_all()
     t0 = time.monotonic()
-    try:
-        make(problem).reference()
-    except Exception as exc:  # noqa: BLE001 - the runs of this problem will store the same error
-        return problem, f"{type(exc).__name__}: {exc}", time.monotonic() - t0
-    return problem, None, time.monotonic() - t0
+    with KeptWarnings() as kept:  # the runner shows them, once each
+        try:
+            make(problem).reference()
+        except Exception as exc:  # noqa: BLE001 - the runs of this problem will store the same error
+            return problem, f"{type(exc).__name__}: {exc}", time.monotonic() - t0, kept.list()
+    return problem, None, time.monotonic() - t0, kept.list()
 
 
 def _backend(backend: str, address: str | None, jobs: int):
@@ -335,7 +486,10 @@ def _backend(backend: str, address: str | None, jobs: int):
         from dask.distributed import Client, LocalCluster
         dask.config.set({"distributed.worker.daemon": False})  # runs start child processes
         if address:
-            client = Client(address)
+            try:
+                client = Client(address, timeout=10)
+            except (OSError, TimeoutError) as exc:
+                raise MobenchError(f"--address {address}: could not connect to a Dask scheduler ({exc})") from None
             return "dask", client.close
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                dashboard_address=None)
@@ -348,8 +502,17 @@ def _backend(backend: str, address: str | None, jobs: int):
     raise ValueError(f"unknown backend {backend!r}; choose loky, ray or dask")
 
 
+class Records(list):
+    """The records of the runs made now; ``left`` holds those left to other runners sharing
+    the store (status ``claimed``: in progress there; ``stored``: stored there meanwhile)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.left: list[dict] = []
+
+
 def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "loky",
-        address: str | None = None, jobs: int = 1, progress: bool = True) -> list[dict]:
+        address: str | None = None, jobs: int = 1, progress: bool = True) -> Records:
     """Execute every spec not already stored; returns the records of the runs made now."""
     from joblib import delayed, parallel_config
     from tqdm.auto import tqdm
@@ -360,16 +523,19 @@ def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "l
         if s.run_id not in done and s.run_id not in seen:
             todo.append(s)
             seen.add(s.run_id)
+    records = Records()
     if not todo:
-        return []
+        return records
     name, cleanup = _backend(backend, address, jobs)
-    records = []
     try:
         with parallel_config(backend=name, n_jobs=jobs):
             problems = sorted({s.problem for s in todo})
             bar = tqdm(total=len(problems), desc="references", disable=not progress, unit="problem")
-            for problem, error, seconds in _as_finished([delayed(prepare_reference)(p, os.getpid()) for p in problems]):
+            for problem, error, seconds, caught in _as_finished([delayed(prepare_reference)(p, os.getpid())
+                                                                 for p in problems]):
                 bar.update()
+                for text in caught:
+                    warnings.warn(f"reference of {problem}: {text}")
                 if error is not None:
                     warnings.warn(f"reference of {problem} failed ({error}); its runs will record the error")
                 elif seconds > 60 and progress:
@@ -377,7 +543,7 @@ def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "l
             bar.close()
             bar = tqdm(total=len(todo), desc="runs", disable=not progress, unit="run")
             for rec in _as_finished([delayed(execute)(s, store, os.getpid()) for s in todo]):
-                records.append(rec)
+                (records.left if rec["status"] in ("claimed", "stored") else records).append(rec)
                 bar.set_postfix_str(f"{rec['solver']} on {rec['problem'][:40]}: {rec['status']}")
                 bar.update()
             bar.close()

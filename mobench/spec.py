@@ -81,12 +81,20 @@ class Spec:
     hv_ref_point: tuple[float, ...] | None = None
     description: str = ""
     tags: tuple[str, ...] = ()  # structure a specialised solver may rely on, e.g. "inventory"
+    # (estimate, truth) objective pairs: two objectives measuring one quantity, one by an
+    # estimator (e.g. importance sampling on held-out logs), one by the truth (simulation);
+    # the summary adds the estimator's error for each pair.
+    estimates: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         if self.answer not in ANSWER_KINDS:
             raise ValueError(f"{self.id}: answer kind must be one of {ANSWER_KINDS}, got {self.answer!r}")
         if not self.objectives:
             raise ValueError(f"{self.id}: a problem needs at least one objective")
+        names = {o.name for o in self.objectives}
+        for pair in self.estimates:
+            if len(pair) != 2 or not set(pair) <= names:
+                raise ValueError(f"{self.id}: estimates must be (estimate, truth) pairs of objective names, got {pair!r}")
         if self.hv_ref_point is not None and len(self.hv_ref_point) != len(self.objectives):
             raise ValueError(f"{self.id}: hv_ref_point has {len(self.hv_ref_point)} entries, "
                              f"expected one per objective ({len(self.objectives)})")

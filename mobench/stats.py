@@ -50,6 +50,23 @@ def stratified_bootstrap(scores: dict[str, np.ndarray], stat: Callable, conf: fl
     return float(point), float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))
 
 
+def task_bootstrap(scores: dict[str, np.ndarray], stat: Callable, conf: float = 0.95,
+                   n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """``stat`` of the runs of every task pooled, with a CI from resampling the tasks (each
+    with all its runs): the interval when every task has a single run, where resampling runs
+    within tasks has nothing to resample. Returns (point, low, high); NaN bounds below two tasks."""
+    tasks = [np.asarray(v, float) for v in scores.values() if len(v)]
+    point = stat(np.concatenate(tasks)) if tasks else float("nan")
+    if len(tasks) < 2:
+        return float(point), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    boots = np.empty(n_boot)
+    for b in range(n_boot):
+        boots[b] = stat(np.concatenate([tasks[i] for i in rng.integers(0, len(tasks), len(tasks))]))
+    a = (1 - conf) / 2
+    return float(point), float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))
+
+
 def performance_profile(scores: dict[str, np.ndarray], taus) -> np.ndarray:
     """Run-score distribution: for each tau, the mean over tasks of the fraction of runs
     whose score exceeds tau."""

@@ -6,12 +6,18 @@ values, feasibility), so every metric can be recomputed without rerunning; the r
 metadata under the key ``mobench``. Files are written to a temporary name and atomically
 renamed, and never overwritten: each file name carries the run id, its status and a unique
 stamp. Stores from several machines merge by copying files into one folder.
+
+A run in progress holds a claim, ``claims/<run id>.json`` (its owner's host, pid and start
+time), so that runners sharing a store, on one machine or several on a shared folder, split
+the work instead of each making every run (``claim_run``).
 """
 from __future__ import annotations
 
 import json
 import os
+import socket
 import time
+import uuid
 import warnings
 from pathlib import Path
 
@@ -21,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 META_KEY = b"mobench"
+CLAIM_MARGIN = 300.0  # seconds past a claim's own limit before a runner on another host takes it over
 
 
 def default_store() -> Path:
@@ -127,6 +134,11 @@ def raw_arrays(path: Path | str, objective_names, constraint_names):
     return objs, costs, feas
 
 
+def has_finished(store: Path | str, run_id: str) -> bool:
+    """Whether ``run_id`` has a successful file (a cheap look at its own file names only)."""
+    return any(not p.name.startswith(".") for p in Path(store).glob(f"{run_id}.ok.*.parquet"))
+
+
 def finished_run_ids(store: Path | str) -> set[str]:
     """Run ids with a readable successful file (what resume skips)."""
     done = set()
@@ -164,3 +176,134 @@ def current_files(df: pd.DataFrame) -> pd.DataFrame:
     ok = df[df.status == "ok"].drop_duplicates("run_id", keep="last")
     rest = df[(df.status != "ok") & ~df.run_id.isin(ok.run_id)].drop_duplicates("run_id", keep="last")
     return pd.concat([ok, rest])
+
+
+def _claim_path(store: Path | str, run_id: str) -> Path:
+    return Path(store) / "claims" / f"{run_id}.json"
+
+
+def _read_claim(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}  # unreadable: treated as a claim of unknown owner, stale once its file is old
+
+
+def _alive(pid: int, since: float) -> bool:
+    """Whether the process ``pid`` on this host is the one that wrote a claim at ``since`` (a
+    dead pid, or one reused by a process started after the claim, is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: alive
+    try:
+        import psutil
+        return psutil.Process(pid).create_time() <= since + 1.0
+    except ImportError:
+        return True
+    except Exception:  # noqa: BLE001 - the process ended between the two looks
+        return False
+
+
+def claim_stale(claim: dict, path: Path | None = None, now: float | None = None) -> bool:
+    """A claim may be taken over when it is older than its run's limit plus ``CLAIM_MARGIN``
+    (whatever its host: clocks of a shared folder's machines differ by less than the margin),
+    or, on this host, when its process is gone or is its own (this process's) leftover."""
+    now = time.time() if now is None else now
+    if not claim:  # unreadable (a crash while it was written): by its file's age
+        try:
+            return path is not None and now - path.stat().st_mtime > CLAIM_MARGIN
+        except FileNotFoundError:
+            return True
+    if now - float(claim.get("since", 0.0)) > float(claim.get("limit_s", 0.0)) + CLAIM_MARGIN:
+        return True
+    if claim.get("host") == socket.gethostname():
+        pid = int(claim.get("pid", -1))
+        return pid == os.getpid() or not _alive(pid, float(claim.get("since", 0.0)))
+    return False
+
+
+def claim_run(store: Path | str, run_id: str, limit_s: float) -> tuple[bool, dict]:
+    """Claim ``run_id`` for this process before making it: -> (True, our claim) or (False, the
+    claim of the runner making it now). ``limit_s``: how long the run may take (solve and
+    evaluation limits); past that plus ``CLAIM_MARGIN`` any runner takes the claim over.
+
+    The claim file is written whole under a temporary name and hard-linked into place, which
+    succeeds for one process only, also on NFS (a file system without hard links falls back to
+    an exclusive create). A stale claim is first renamed away (one taker wins) and checked to be
+    the one judged stale; a fresh claim moved by mistake goes back. At worst (a claim replaced
+    in the instant between those steps) a run is made twice, never lost or overwritten."""
+    path = _claim_path(store, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mine = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
+            "limit_s": float(limit_s), "token": uuid.uuid4().hex}
+    for _ in range(5):
+        if _create_exclusive(path, mine):
+            return True, mine
+        other = _read_claim(path)
+        if other is None:
+            continue  # released meanwhile: try again
+        if not claim_stale(other, path):
+            return False, other
+        grave = path.with_name(f".{path.name}.{mine['token']}.stale")
+        try:
+            os.rename(path, grave)
+        except FileNotFoundError:
+            continue  # another runner took it over first
+        moved = _read_claim(grave)
+        if moved != other:  # a fresh claim made after we looked: put it back
+            try:
+                os.link(grave, path)
+            except OSError:
+                pass
+            grave.unlink(missing_ok=True)
+            return False, moved or {}
+        grave.unlink(missing_ok=True)
+    other = _read_claim(path)
+    return False, other or {}
+
+
+def _create_exclusive(path: Path, claim: dict) -> bool:
+    tmp = path.with_name(f".{path.name}.{claim['token']}.tmp")
+    tmp.write_text(json.dumps(claim))
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links here: an exclusive create (a reader may see it empty briefly)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(claim))
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def release_claim(store: Path | str, run_id: str, claim: dict) -> None:
+    """Remove our claim on ``run_id`` (not one that another runner has taken over since)."""
+    path = _claim_path(store, run_id)
+    if (_read_claim(path) or {}).get("token") == claim.get("token"):
+        path.unlink(missing_ok=True)
+
+
+def check_store_path(path: Path | str, writing: bool, explicit: bool = True) -> Path:
+    """The store folder ``path``, checked before any work: not a file; for reading, existing;
+    for writing, its parent existing when the user named it (the default is created)."""
+    from .errors import InvalidParameter
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InvalidParameter(f"store {str(path)!r} is a file, not a store folder")
+    if not writing and not path.exists():
+        raise InvalidParameter(f"no store at {str(path)!r} (`mobench run` makes one; name another with --store)")
+    if writing and explicit and not path.exists() and not path.absolute().parent.is_dir():
+        raise InvalidParameter(f"store {str(path)!r}: its parent folder {str(path.absolute().parent)!r} does not "
+                               "exist; create it first (mkdir -p) or name another --store")
+    return path

@@ -77,8 +77,21 @@ class Instances(Protocol):
     def verify(self, index: int, solution) -> tuple: ...
 
 
+@runtime_checkable
+class PolicyScoring(Protocol):
+    """Scores policies by the problem's own evaluation procedure: ``score_policies(policies, device)``.
+
+    For problems whose score is not a rollout of the batched simulator (e.g. an offline
+    problem scored both by an estimator on held-out logs and by simulation). Returns
+    ``(objectives [answers, n, n_obj], costs [answers, n, n_con])``: per-scenario values in
+    each objective's own units and sense, as the engine's rollouts give them; the engine
+    summarises them as it summarises rollouts."""
+
+    def score_policies(self, policies, device) -> tuple: ...
+
+
 refine(Simulated, _overrides("sim"))
 refine(GymView, lambda p: _overrides("env")(p) or _overrides("sim")(p))
 refine(Instances, lambda p: _overrides("instances")(p) and _overrides("verify")(p))
 
-__all__ = ["Simulated", "GymView", "Instances", "offers", "missing_view", "refine", "describe"]
+__all__ = ["Simulated", "GymView", "Instances", "PolicyScoring", "offers", "missing_view", "refine", "describe"]

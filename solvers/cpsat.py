@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from ..problems import jobshop
 from ..problems.jobshop import JobShopView
-from ..registry import register_solver
+from ..registry import Param, register_solver
 from ..solver import Budget, Outcome, Solver
 
-DEFAULTS = {"workers": 0, "seconds": 60.0}
+DEFAULTS = {"workers": Param(0, low=0), "seconds": Param(60.0, low=0.0)}
 
 
 class CPSAT(Solver):
@@ -48,7 +48,7 @@ class CPSATEpsilon(Solver):
     """`cpsat-eps`: the (makespan, flow time) front by CP-SAT's epsilon-constraint method
     (``epsilon_constraint_front``), each solve limited to ``seconds_per_solve``, all of them to
     the run's seconds budget. Info: whether the front is complete and which points are proved."""
-    defaults = {"workers": 0, "seconds_per_solve": 10.0}
+    defaults = {"workers": Param(0, low=0), "seconds_per_solve": Param(10.0, low=0.0)}
     default_budget = Budget(seconds=120)
     description = "OR-Tools CP-SAT epsilon-constraint front (makespan, total flow time)"
 

@@ -11,24 +11,24 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..registry import register_solver
+from ..registry import Param, register_solver
 from ..solver import Budget, Outcome, Solver
 from ..views import GymView
 
 DEFAULTS = {
-    "n_envs": 8,
-    "n_steps": 256,        # rollout length per env
-    "batch_size": 256,
-    "n_epochs": 10,
-    "lr": 3e-4,
-    "gamma": 0.99,
-    "gae_lambda": 0.95,
-    "clip_range": 0.2,
-    "ent_coef": 0.0,
-    "hidden": 64,
+    "n_envs": Param(8, low=1),
+    "n_steps": Param(256, low=1),        # rollout length per env
+    "batch_size": Param(256, low=1),
+    "n_epochs": Param(10, low=1),
+    "lr": Param(3e-4, low=0.0),
+    "gamma": Param(0.99, low=0.0, high=1.0),
+    "gae_lambda": Param(0.95, low=0.0, high=1.0),
+    "clip_range": Param(0.2, low=0.0),
+    "ent_coef": Param(0.0, low=0.0),
+    "hidden": Param(64, low=1),
     "log_std_init": -1.0,  # initial log std of the Gaussian in the [-1, 1] action scale
     "deterministic": True, # evaluate the Gaussian's mean (else sample from it)
-    "vec": "sim",          # "sim": n_envs rows of one batched simulator; "env": DummyVecEnv of Gymnasium envs
+    "vec": Param("sim", choices=("sim", "env")),  # "sim": n_envs rows of one batched simulator; "env": DummyVecEnv of Gymnasium envs
 }
 
 

@@ -51,9 +51,9 @@ def test_run_leaderboard_plot(tmp_path, capsys):
         out = capsys.readouterr().out
         assert "base-stock" in out
     assert main(["leaderboard", "--store", store, "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["per_problem"]
     assert {r["reference_kind"] for r in rows} == {"optimal"} and all(r["n_seeds"] == 2 for r in rows)
-    assert all("gap_pct" in r and "feasible_rate" in r and "wall_s" in r for r in rows)
+    assert all("gap_pct" in r and "feasible_rate" in r and "solve_s" in r and "eval_s" in r for r in rows)
     out_dir = tmp_path / "figs"
     assert main(["plot", "--store", store, "--out", str(out_dir)]) == 0
     pngs = sorted(p.name for p in out_dir.glob("*.png"))
@@ -135,3 +135,94 @@ def test_new_problem_scaffold_passes_check(tmp_path, monkeypatch, kind, files):
             f"import pytest, sys; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', {str(tmp_path / 'tests')!r}]))")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_sweep_with_a_failed_run_exits_non_zero(tmp_path, capsys):
+    store = str(tmp_path / "s")
+    assert main(["run", TARGET, "--solvers", "test-crashy,random", "--seeds", "1", "--store", store, "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "2 runs made (1 ok, 1 failed or timed out)" in out and "failed: test-crashy" in out
+    assert main(["failures", "--store", store]) == 0
+    assert "deliberate failure for the test" in capsys.readouterr().out
+    assert main(["run", TARGET, "--solvers", "random", "--seeds", "1", "--store", store, "--quiet"]) == 0
+    assert main(["run", "--help"]) == 0
+    assert "1 when any run of the sweep failed or timed out" in " ".join(capsys.readouterr().out.split())
+
+
+BAD_RUNS = [
+    (["--jobs", "0"], "argument --jobs: must be > 0"),
+    (["--budget-seconds", "0"], "argument --budget-seconds: must be > 0"),
+    (["--budget-seconds", "-5"], "argument --budget-seconds: must be > 0"),
+    (["--budget-steps", "0"], "argument --budget-steps: must be > 0"),
+    (["--seeds", "0"], "argument --seeds: must be > 0"),
+    (["--device", "foo"], "--device 'foo' is not a device"),
+    (["--address", "tcp://127.0.0.1:1"], "--address names a Ray or Dask cluster"),
+    (["--backend", "dask", "--address", "tcp://127.0.0.1:1"], "no dask cluster answers there"),
+    (["--backend", "ray", "--address", "127.0.0.1:1"], "no ray cluster answers there"),
+    (["--solvers", "cpsat:workers=-1"], "workers=-1 is out of range: it must be >= 0"),
+]
+
+
+@pytest.mark.parametrize("extra, says", BAD_RUNS, ids=[" ".join(a) for a, _ in BAD_RUNS])
+def test_bad_run_input_is_refused_before_any_work(tmp_path, capsys, extra, says):
+    store = tmp_path / "s"
+    solvers = [] if "--solvers" in extra else ["--solvers", "spt"]
+    code = main(["run", "jobshop/makespan-v0:instance=ft06", *solvers, *extra, "--store", str(store)])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("mobench: error:")
+    assert not store.exists()
+
+
+def test_bad_stores_suites_and_devices_are_refused(tmp_path, capsys):
+    afile = tmp_path / "f"
+    afile.write_text("x")
+    for argv, says in ((["run", "smok"], "unknown suite 'smok'; did you mean 'smoke'?"),
+                       (["run", TARGET, "--solvers", "random", "--store", str(afile)], "is a file, not a store"),
+                       (["run", TARGET, "--solvers", "random", "--store", str(tmp_path / "no" / "such")],
+                        "its parent folder"),
+                       (["leaderboard", "--store", str(afile)], "is a file, not a store"),
+                       (["leaderboard", "--store", str(tmp_path / "none")], "no store at")):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "no").exists() and afile.read_text() == "x"
+    if not torch.cuda.is_available():
+        assert main(["run", TARGET, "--solvers", "random", "--device", "cuda", "--store", str(tmp_path / "s")]) == 2
+        assert "CPU-only build" in capsys.readouterr().err
+        assert not (tmp_path / "s").exists()
+
+
+def test_version_and_help(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"mobench {mobench.__version__}"
+    assert main(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for words in ("--seeds SEEDS repetitions per (problem, solver)", "--budget-steps N environment steps per run",
+                  "--budget-seconds S solver wall seconds per run", "--device DEVICE torch device",
+                  "--dry-run", "--skip-unfit"):
+        assert words in text, words
+
+
+def test_list_says_which_solvers_fit_each_problem(capsys):
+    assert main(["list", "--format", "json"]) == 0
+    ids = {p["id"]: p for p in json.loads(capsys.readouterr().out)["problems"]}
+    fits = set(ids["inventory/lost-sales-v0"]["solvers"])
+    assert {"base-stock", "hdpo", "ppo", "random"} <= fits and not {"cpsat", "spt", "test-greedy"} & fits
+    assert {"cpsat", "spt", "mwkr"} <= set(ids["jobshop/makespan-v0"]["solvers"])
+    assert main(["list"]) == 0
+    assert "solvers that fit (default parameters): " in capsys.readouterr().out
+
+
+def test_dry_run_shows_the_plan_and_writes_nothing(tmp_path, capsys):
+    store = tmp_path / "s"
+    assert main(["run", TARGET, "testfam/knapsack-v0", "--solvers", "random,test-greedy", "--skip-unfit",
+                 "--budget-seconds", "30", "--seeds", "2", "--jobs", "2", "--store", str(store), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped (--skip-unfit): random on testfam/knapsack-v0" in out
+    assert "skipped (--skip-unfit): test-greedy on inventory/lost-sales-v0" in out
+    assert "2 cells, 4 runs: 4 to make" in out
+    assert "at most 2 min by the budgets' seconds" in out and "about 60 s of wall time with --jobs 2" in out
+    assert not store.exists()
+    assert main(["run", TARGET, "testfam/knapsack-v0", "--solvers", "random,test-greedy", "--dry-run"]) == 2
+    assert "--skip-unfit" in capsys.readouterr().err

@@ -285,3 +285,113 @@ def test_solver_version_is_part_of_identity_and_leaderboard_keeps_newest(store, 
     with pytest.warns(UserWarning):
         lb = leaderboard(store)
     assert sorted(lb.loc[lb.solver == "random", "solver_version"].tolist()) == [1, 2]
+
+
+def test_claims_split_runs_between_runners_and_stale_ones_are_taken_over(tmp_path, monkeypatch):
+    """A live claim is respected; a claim whose process is gone (this host), or older than its
+    run's limit plus the margin (any host), is taken over; a release never removes another's."""
+    import json
+    import socket
+    from mobench import store as st
+    claims = tmp_path / "claims"
+
+    def other(pid, host=socket.gethostname(), age=0.0, limit=100.0):
+        claims.mkdir(exist_ok=True)
+        (claims / "r.json").write_text(json.dumps({"pid": pid, "host": host, "since": time.time() - age,
+                                                   "limit_s": limit, "token": f"t{pid}"}))
+    mine, claim = st.claim_run(tmp_path, "r", 100.0)
+    assert mine and json.loads((claims / "r.json").read_text())["token"] == claim["token"]
+    st.release_claim(tmp_path, "r", claim)
+    assert not (claims / "r.json").exists()
+    # a live process on this host (the test's parent, started before the claim)
+    other(os.getppid())
+    assert st.claim_run(tmp_path, "r", 100.0) == (False, json.loads((claims / "r.json").read_text()))
+    st.release_claim(tmp_path, "r", claim)  # not ours: stays
+    assert (claims / "r.json").exists()
+    # a process that has ended
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    other(int(done.stdout))
+    mine, claim = st.claim_run(tmp_path, "r", 100.0)
+    assert mine and claim["pid"] == os.getpid()
+    # another machine on a shared folder: its live-looking claim holds until limit + margin
+    other(1, host="elsewhere", age=100.0 + st.CLAIM_MARGIN - 60)
+    assert st.claim_run(tmp_path, "r", 100.0)[0] is False
+    other(1, host="elsewhere", age=100.0 + st.CLAIM_MARGIN + 60)
+    assert st.claim_run(tmp_path, "r", 100.0)[0] is True
+    assert not [p for p in claims.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_two_runners_on_one_store_make_each_run_once(tmp_path):
+    """Two `mobench run` of the same sweep at once (the second started when the first has stored
+    its first run): every run is stored once, and the runners' counts add up (each leaves to
+    the other what it holds)."""
+    store = tmp_path / "store"
+    cmd = [sys.executable, "-m", "mobench.cli", "run", "testfam/budgeted-v0", "--solvers", "test-sleepy:seconds=2",
+           "--seeds", "5", "--budget-seconds", "30", "--store", str(store), "--quiet"]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not iter_files(store) and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.1)
+    second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outs = [p.communicate(timeout=300) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outs
+    files = iter_files(store)
+    assert len(files) == 5 and len({read_record(p)["run_id"] for p in files}) == 5, [o[0] for o in outs]
+    import re
+    made = [int(re.search(r"(\d+) runs made", o[0]).group(1)) for o in outs]
+    assert sum(made) == 5, [o[0] for o in outs]
+    assert not list((store / "claims").glob("*.json"))  # every claim released
+
+
+def test_the_device_recorded_is_the_one_the_solver_used(store):
+    """A dispatching rule asked to run on cuda computes on no torch device: it records cpu (the
+    request and the scoring device are kept beside it)."""
+    (rec,) = run(plan(["jobshop/makespan-v0:instance=ft06"], ["spt"], 1, device="cuda"), store, progress=False)
+    assert rec["status"] == "ok", rec.get("error")
+    stored = read_record(rec["path"])
+    assert stored["provenance"]["device"] == "cpu"
+    assert stored["device_requested"] == "cuda" and stored["eval_device"] == "cuda"
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_solver_on_the_gpu_records_it(store):
+    (rec,) = run(plan([TARGET], ["hdpo"], 1, budget_steps=200_000, budget_seconds=60, device="cuda"), store,
+                 progress=False)
+    assert rec["status"] == "ok", rec.get("error")
+    assert read_record(rec["path"])["provenance"]["device"].startswith("cuda")
+
+
+def test_a_policy_that_returns_no_actions_gets_one_clear_message():
+    from mobench.errors import InvalidAction
+    problem = mobench.make(TARGET)
+    for answer, shown in ((lambda obs: None, "None"), (lambda obs: "up", "'up'")):
+        with pytest.raises(InvalidAction, match=f"the policy returned {shown} .*not actions"):
+            mobench.evaluate(problem, answer)
+    env_only = mobench.make("mogym/deep-sea-treasure-v0")
+    with pytest.raises(InvalidAction, match="the policy returned None .*not an action"):
+        mobench.evaluate(env_only, [lambda obs: None])
+
+
+def test_unfit_pairs_are_refused_or_skipped():
+    with pytest.raises(UnsupportedPairing, match="--skip-unfit"):
+        plan([TARGET, "testfam/knapsack-v0"], ["random", "test-greedy"], 1)
+    skipped = []
+    specs = plan([TARGET, "testfam/knapsack-v0"], ["random", "test-greedy"], 1, skipped=skipped)
+    assert sorted((s.problem.split(":")[0], s.solver) for s in specs) == [
+        ("inventory/lost-sales-v0", "random"), ("testfam/knapsack-v0", "test-greedy")]
+    assert sorted((s, p.split(":")[0]) for s, p, _ in skipped) == [
+        ("random", "testfam/knapsack-v0"), ("test-greedy", "inventory/lost-sales-v0")]
+
+
+def test_solver_warnings_go_into_the_record_not_the_terminal(tmp_path):
+    """Stable-Baselines3 warns from inside `ppo` (its VecEnv of the batched simulator has no
+    render_mode): the run keeps the warning in its record."""
+    store = tmp_path / "store"
+    out = subprocess.run([sys.executable, "-m", "mobench.cli", "run", "testfam/budgeted-v0", "--solvers",
+                          "ppo:n_envs=1,n_steps=64,batch_size=64,n_epochs=1", "--seeds", "1",
+                          "--budget-steps", "64", "--store", str(store), "--quiet"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "render_mode" not in out.stderr and "Warning" not in out.stderr, out.stderr
+    (f,) = iter_files(store)
+    assert any("render_mode" in w for w in read_record(f)["warnings"])

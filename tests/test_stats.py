@@ -3,7 +3,7 @@ import pytest
 from scipy import stats as sps
 
 from mobench.stats import (bootstrap_ci, iqm, normalised_score, performance_profile,
-                           probability_of_improvement, stratified_bootstrap)
+                           probability_of_improvement, stratified_bootstrap, task_bootstrap)
 
 
 def test_iqm_matches_scipy_and_hand_value():
@@ -45,3 +45,19 @@ def test_probability_of_improvement_and_profiles():
 def test_normalised_score():
     np.testing.assert_allclose(normalised_score([0.0, 50.0, 300.0, 10.0], [True, True, True, False]),
                                [1.0, 0.5, 0.0, 0.0])
+
+
+def test_task_bootstrap_gives_an_interval_when_each_task_has_one_run():
+    """Resampling runs within tasks has nothing to resample with one run per task (rliable's
+    interval would be the point); resampling the tasks does: with two tasks at 0 and 1 the
+    pooled mean is 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4."""
+    scores = {"a": np.array([0.0]), "b": np.array([1.0])}
+    assert all(np.isnan(stratified_bootstrap(scores, np.mean)[1:]))
+    point, lo, hi = task_bootstrap(scores, np.mean)
+    assert (point, lo, hi) == (0.5, 0.0, 1.0)
+    many = {str(i): np.array([v]) for i, v in enumerate(np.random.default_rng(2).normal(size=40))}
+    point, lo, hi = task_bootstrap(many, np.mean)
+    x = np.concatenate(list(many.values()))
+    half = 1.96 * x.std(ddof=1) / np.sqrt(len(x))  # one run per task: the ordinary bootstrap of the mean
+    assert lo < point < hi and (hi - lo) / (2 * half) == pytest.approx(1.0, abs=0.15)
+    assert all(np.isnan(task_bootstrap({"a": np.array([0.3])}, np.mean)[1:]))
