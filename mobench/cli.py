@@ -280,7 +280,7 @@ def _cmd_plot(args):
 
 def _cmd_check(args):
     from .check import check
-    report = check(args.id)
+    report = check(args.id, args.full)
     for line in report.lines:
         print(line)
     if not report.ok:
@@ -371,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="check that a problem or solver conforms")
     p.add_argument("id", help="problem id (with parameters) or solver name")
+    p.add_argument("--full", action="store_true",
+                   help="check the problem's full reference (default: on its quick configuration, when it has one, "
+                        "so that a check answers in seconds)")
     p.set_defaults(fn=_cmd_check)
 
     p = sub.add_parser("new-problem", help="scaffold problems/NAME (passes `mobench check` as generated)")

@@ -37,8 +37,11 @@ class Evaluation:
 def rollout(sim, policy, scenarios, device="cpu", seed=None):
     """Run ``policy`` on ``scenarios.n`` paths: -> (rewards, costs) aggregated per path,
     shapes [n, n_obj] and [n, n_con]. Checks every action against the action space."""
-    gen = torch.Generator().manual_seed(scenarios.seed if seed is None else seed)
-    state = sim.reset(scenarios.n, gen, device, horizon=scenarios.horizon)
+    if scenarios.exact and seed is None:  # every scenario of the finite set, each once
+        state = sim.enumerate(device, horizon=scenarios.horizon)
+    else:
+        gen = torch.Generator().manual_seed(scenarios.seed if seed is None else seed)
+        state = sim.reset(scenarios.n, gen, device, horizon=scenarios.horizon)
     acc_r = torch.zeros(scenarios.n, sim.n_obj, dtype=torch.float64, device=device)
     acc_c = torch.zeros(scenarios.n, sim.n_con, dtype=torch.float64, device=device)
     for t in range(scenarios.horizon):
@@ -204,11 +207,14 @@ def summarise(problem: Problem, objs, costs, feas, ref: Reference) -> dict:
 
     # single policy, or per-instance solutions (answer index 0)
     vals, c, f = objs[0], costs[0], feas[0]
+    exact = spec.scenarios is not None and spec.scenarios.exact and spec.answer == "policy"
     s["feasible_rate"] = float(f.mean())
     for j, o in enumerate(spec.objectives):
         col = vals[f, j]
         s[f"obj:{o.name}"] = float(col.mean()) if len(col) else float("nan")
-        s[f"obj_se:{o.name}"] = float(col.std(ddof=1) / math.sqrt(len(col))) if len(col) > 1 else float("nan")
+        # the sampling error of the mean: none when the scenarios are the whole (equally likely) set
+        s[f"obj_se:{o.name}"] = (0.0 if exact else float(col.std(ddof=1) / math.sqrt(len(col)))
+                                 if len(col) > 1 else float("nan"))
     if spec.n_con:
         cm = constraint_measures(c[f], thresholds, con_senses)
         for k, con in enumerate(spec.constraints):
@@ -232,7 +238,14 @@ def summarise(problem: Problem, objs, costs, feas, ref: Reference) -> dict:
             s["reference_value"] = float(np.mean(refv))
         else:
             s["reference_value"] = float(refv.reshape(-1)[0])
-            s["gap_pct"] = float(gap_pct(s[f"obj:{spec.objectives[0].name}"], s["reference_value"], sense))
+            name = spec.objectives[0].name
+            s["gap_pct"] = float(gap_pct(s[f"obj:{name}"], s["reference_value"], sense))
+            s["gap_se_pct"] = 100.0 * s[f"obj_se:{name}"] / abs(s["reference_value"]) if s["reference_value"] else float("nan")
+        if ref.scenario_bound is not None:
+            s["scenario_bound"] = float(ref.scenario_bound)
+            if ref.scenario_bound:
+                s["gap_to_scenario_bound_pct"] = float(gap_pct(s[f"obj:{spec.objectives[0].name}"],
+                                                               ref.scenario_bound, sense))
     return s
 
 

@@ -120,6 +120,8 @@ def leaderboard(store, problems=None, solvers=None) -> pd.DataFrame:
             v = g["gap_pct"].astype(float).to_numpy()
             row["gap_pct"] = float(np.mean(v))
             row["gap_pct ci95"] = bootstrap_ci(v)
+            if "gap_se_pct" in g and g["gap_se_pct"].notna().any():  # the test scenarios' sampling error
+                row["gap_se_pct"] = float(g["gap_se_pct"].astype(float).mean())
         if "reference_kind" in g and len(g):
             row["reference_kind"] = g["reference_kind"].iloc[0]
         if "feasible" in g and len(g):
@@ -146,7 +148,10 @@ def leaderboard(store, problems=None, solvers=None) -> pd.DataFrame:
 def rank(board: pd.DataFrame) -> pd.DataFrame:
     """Order rows within each problem: feasible results first (feasible_rate == 1), then by
     gap (or hypervolume, higher first), equal ones by solve time; rows whose runs all failed
-    come last and get no rank."""
+    come last and get no rank. Gaps measured on a sample of scenarios are not ranked apart when
+    they differ by less than the standard error of their difference (``gap_se_pct``, the test
+    scenarios' sampling error; zero when the scenarios are a whole, exact set): such rows share
+    a rank ("1, 1, 3")."""
     if board.empty:
         return board
     b = board.copy()
@@ -161,8 +166,17 @@ def rank(board: pd.DataFrame) -> pd.DataFrame:
         b["_key"] = 0.0
     b["_time"] = b["solve_s"].fillna(np.inf) if "solve_s" in b else 0.0
     b = b.sort_values(["problem", "_empty", "_infeasible", "_key", "_time"], kind="stable")
-    ranks = b.groupby("problem").cumcount() + 1
-    b["rank"] = ranks.where(b["_empty"] == 0).astype("Int64")
+    se = b["gap_se_pct"].fillna(0.0) if "gap_se_pct" in b and "gap_pct" in b else pd.Series(0.0, index=b.index)
+    ranks, leader, pos = [], None, 0
+    for i, (problem, empty, infeasible, key, s) in enumerate(zip(b["problem"], b["_empty"], b["_infeasible"],
+                                                                 b["_key"], se)):
+        pos = 1 if leader is None or leader[0] != problem else pos + 1
+        tied = (leader is not None and leader[:3] == (problem, empty, infeasible) and np.isfinite(key)
+                and abs(key - leader[3]) < np.hypot(leader[4], s))
+        if not tied:
+            leader = (problem, empty, infeasible, key, s, pos)
+        ranks.append(leader[5])
+    b["rank"] = pd.Series(ranks, index=b.index).where(b["_empty"] == 0).astype("Int64")
     return b.drop(columns=["_infeasible", "_empty", "_key", "_time"]).reset_index(drop=True)
 
 

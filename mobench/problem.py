@@ -43,6 +43,11 @@ class BatchedSim:
               horizon: int | None = None) -> dict:
         raise NotImplementedError
 
+    def enumerate(self, device="cpu", horizon: int | None = None) -> dict:
+        """For problems whose test scenarios are ``exact``: the start state of every scenario
+        of the finite set, equally likely, in a fixed order (no randomness)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its scenarios")
+
     def training_reset(self, batch: int, generator: torch.Generator, device="cpu",
                        horizon: int | None = None) -> dict:
         """Start states for training, spread over the states a policy may visit, so that a

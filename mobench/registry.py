@@ -88,6 +88,9 @@ class ProblemEntry:
     params: dict[str, Param] = field(default_factory=dict)
     description: str = ""
     suites: tuple[str, ...] = ()
+    # parameters of a quick configuration on which ``mobench check`` checks the reference (e.g.
+    # a few test instances) when the full one is costly to compute
+    check_params: dict = field(default_factory=dict)
 
     def make(self, **given):
         values = bind_params(self.id, self.params, given)
@@ -129,14 +132,20 @@ _loaded = False
 
 
 def register(id: str, entry_point, params: dict[str, Param] | None = None, description: str = "",
-             suites: tuple[str, ...] = ()) -> None:
+             suites: tuple[str, ...] = (), check_params: dict | None = None) -> None:
     """Register a problem version. ``id`` is ``family/name-vN``; ``entry_point`` is a Problem
-    class (or ``"module:Class"``) called with the bound parameters."""
+    class (or ``"module:Class"``) called with the bound parameters. ``check_params``: the
+    parameters of a quick configuration (a few instances, a short horizon) on which
+    ``mobench check`` checks the reference when the full one takes long to compute."""
     if not ID_RE.match(id):
         raise ValueError(f"problem id {id!r} must look like 'family/name-v0' (lower case)")
     if id in _problems and _same(_problems[id].entry_point, entry_point) is False:
         raise ValueError(f"problem id {id!r} is already registered")
-    _problems[id] = ProblemEntry(id, entry_point, dict(params or {}), description, tuple(suites))
+    unknown = set(check_params or {}) - set(params or {})
+    if unknown:
+        raise ValueError(f"{id}: check_params names undeclared parameters {sorted(unknown)}")
+    _problems[id] = ProblemEntry(id, entry_point, dict(params or {}), description, tuple(suites),
+                                 dict(check_params or {}))
 
 
 def register_solver(name: str, entry_point) -> None:

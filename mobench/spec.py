@@ -50,6 +50,10 @@ class TestScenarios:
     per period when it is below 1 (the first counted period undiscounted; rewards and costs
     alike). Development scenarios for early stopping use ``dev_seed`` and are distinct from
     the test ones.
+
+    ``exact``: the scenarios are every scenario of a finite set of equally likely ones (``n`` of
+    them), which the simulator lists (``BatchedSim.enumerate``) instead of drawing: the mean
+    over them is the policy's exact expected value, with no sampling error (``seed`` is unused).
     """
     seed: int
     n: int
@@ -58,6 +62,7 @@ class TestScenarios:
     aggregate: Literal["mean", "sum"] = "mean"
     dev_seed: int = 0
     discount: float = 1.0
+    exact: bool = False
 
     def __post_init__(self):
         if not 0 <= self.warmup < self.horizon:
@@ -131,6 +136,9 @@ class Reference:
     upper: float | None = None
     source: str = ""
     details: dict = field(default_factory=dict)
+    # a bound valid on the test scenarios themselves, path by path (e.g. the wait-and-see value
+    # of the test paths): no answer scores below it there, whatever the sampling error
+    scenario_bound: float | None = None
 
     def __post_init__(self):
         if self.kind not in REFERENCE_KINDS:

@@ -226,3 +226,27 @@ def test_dry_run_shows_the_plan_and_writes_nothing(tmp_path, capsys):
     assert not store.exists()
     assert main(["run", TARGET, "testfam/knapsack-v0", "--solvers", "random,test-greedy", "--dry-run"]) == 2
     assert "--skip-unfit" in capsys.readouterr().err
+
+
+def test_check_answers_quickly_on_a_cold_cache_and_full_checks_the_whole_reference(tmp_path, monkeypatch, capsys):
+    """`mobench check routing/cvrp-v0` used to compute PyVRP's reference for all 1,000 instances
+    (about 22 minutes); it now checks the reference on the problem's quick configuration (4
+    instances) and says so; --full checks the whole one."""
+    import time
+    monkeypatch.setenv("MOBENCH_CACHE", str(tmp_path / "cache"))
+    t0 = time.monotonic()
+    rep = check_problem("routing/cvrp-v0:N=50")
+    assert rep.ok, "\n".join(rep.lines)
+    line = next(l for l in rep.lines if "reference present" in l)
+    assert "quick configuration routing/cvrp-v0:N=50,count=4" in line and "--full" in line
+    assert len(list((tmp_path / "cache" / "routing").iterdir())) == 1  # only the 4-instance set's
+    assert time.monotonic() - t0 < 300  # minutes, not the full set's 22 (a guard, not a timing test)
+    # --full goes to the problem as given (a small set here, so the test stays short)
+    assert main(["check", "routing/cvrp-v0:N=10,count=6", "--full"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS reference present or declared none: best-known" in out and "quick configuration" not in out
+
+
+def test_check_params_must_name_declared_parameters():
+    with pytest.raises(ValueError, match="check_params names undeclared parameters"):
+        mobench.register("testfam/bad-check-v0", object, params={"n": mobench.Param(1)}, check_params={"m": 2})

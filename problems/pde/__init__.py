@@ -206,7 +206,8 @@ register("pde/diffusion-sorption-v0", DiffusionSorption, params={
     "count": Param(200, low=1, high=1000, doc="test initial conditions (PDEBench seeds 9000 + i); paper: 1,000"),
     "nx": Param(128, low=8, high=4096, doc="finite-volume cells; paper: 1024"),
     "nt": Param(51, low=3, high=1001, doc="snapshots of [0, 500] s; paper: 101")},
-    description="1D diffusion-sorption (PDEBench), one field per initial condition")
+    description="1D diffusion-sorption (PDEBench), one field per initial condition",
+    check_params={"count": 4})
 
 # smoke: the shipped PI-HC-MoE model on 8 instances (seconds); the paper suite: the leaderboard's
 # settings (benchmarks/pde.py; results/leaderboards/pde.md).

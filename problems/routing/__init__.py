@@ -85,6 +85,12 @@ for _view, _kind in ((TSPView, TSPInstance), (CVRPView, CVRPInstance), (OPView, 
     refine(_view, lambda p, kind=_kind: isinstance(p.instances()[0], kind))
 
 
+def _progress(instances, what: str):
+    """The instances, with a progress bar on a terminal (a test set's reference can take minutes)."""
+    from tqdm import tqdm
+    return tqdm(instances, desc=f"reference: {what}", unit="instance", leave=False, disable=None)
+
+
 def test_set_size(n: int, count: int = 0) -> int:
     """The paper's sizes (1,000 instances for N <= 100, 128 above) unless ``count`` > 0."""
     return count if count > 0 else (1000 if n <= 100 else 128)
@@ -133,7 +139,7 @@ class TSP(Problem):
             return Reference("optimal", value=[float(i.optimum) for i in insts], source=insts[0].source)
         h = hashlib.sha256(b"".join(i.coords.tobytes() for i in insts) + insts[0].rounding.encode())
         r = cached_json("routing", f"tsp_lkh_{h.hexdigest()[:16]}_v1", lambda: {
-            "lengths": [length(i, lkh_tour(i)) for i in insts]})
+            "lengths": [length(i, lkh_tour(i)) for i in _progress(insts, "LKH")]})
         return Reference("best-known", value=r["lengths"],
                          source="LKH-3 through elkai 2.0.1 (10 runs per instance)")
 
@@ -169,7 +175,7 @@ class Knapsack(Problem):
         insts = self._instances
         h = hashlib.sha256(b"".join(i.weights.tobytes() + i.values.tobytes() for i in insts))
         r = cached_json("routing", f"knapsack_dp_{h.hexdigest()[:16]}_v1",
-                        lambda: {"values": [knapsack_dp(i) for i in insts]})
+                        lambda: {"values": [knapsack_dp(i) for i in _progress(insts, "dynamic programming")]})
         return Reference("optimal", value=r["values"], source="dynamic programming over integer capacity units")
 
 
@@ -214,7 +220,7 @@ class CVRP(Problem):
         h = hashlib.sha256(b"".join(i.coords.tobytes() + i.demand.tobytes() for i in insts)
                            + (b"" if insts[0].rounding == "none" else insts[0].rounding.encode()))
         r = cached_json("routing", f"cvrp_pyvrp_{h.hexdigest()[:16]}_{its}it_v2", lambda: {
-            "lengths": [routes_length(i, pyvrp_routes(i, iterations=its)) for i in insts]})
+            "lengths": [routes_length(i, pyvrp_routes(i, iterations=its)) for i in _progress(insts, "PyVRP")]})
         return Reference("best-known", value=r["lengths"],
                          source=f"PyVRP 0.14.1 (iterated local search), {its} iterations per instance, seed 0")
 
@@ -263,13 +269,13 @@ class Orienteering(Problem):
         if insts[0].n > OP_MIP_MAX_N:
             its = pyvrp_reference_iterations(insts[0].n)
             r = cached_json("routing", self._cache_name(), lambda: {
-                "prizes": [float(i.prize[pyvrp_op(i, iterations=its)].sum()) for i in insts]})
+                "prizes": [float(i.prize[pyvrp_op(i, iterations=its)].sum()) for i in _progress(insts, "PyVRP")]})
             return Reference("best-known", value=r["prizes"],
                              source=f"PyVRP 0.14.1 iterated local search (prize-collecting, one vehicle, the budget "
                                     f"as its max distance), two runs of {its} iterations per instance, seed 0")
 
         def compute():
-            res = [op_mip(i, OP_MIP_NODES) for i in insts]
+            res = [op_mip(i, OP_MIP_NODES) for i in _progress(insts, "MIP")]
             return {"prizes": [v for v, _, _ in res], "proved": [p for _, _, p in res]}
         r = cached_json("routing", self._cache_name(), compute)
         proved = all(r["proved"])
@@ -309,15 +315,18 @@ register("routing/tsp-v0", TSP, params={
     "instance": Param("generated", doc="'generated' (the seeded test set), a shipped TSPLIB name "
                                        f"({', '.join(sorted(TSPLIB_OPTIMA))}) or a path to a TSPLIB EUC_2D file"),
     "count": COUNT},
-    description="closed TSP as a BQ-MDP; per-instance tours scored against LKH or the TSPLIB optimum")
+    description="closed TSP as a BQ-MDP; per-instance tours scored against LKH or the TSPLIB optimum",
+    check_params={"count": 4})
 register("routing/knapsack-v0", Knapsack, params={
     "N": Param(200, low=5, high=1000, doc="items per instance (capacity 25 binds for N well above 50)"),
     "count": COUNT},
-    description="0/1 knapsack as a BQ-MDP; per-instance answers scored against the exact optimum")
+    description="0/1 knapsack as a BQ-MDP; per-instance answers scored against the exact optimum",
+    check_params={"count": 4})
 register("routing/op-v0", Orienteering, params={
     "N": Param(20, low=5, high=1000, doc="nodes besides the depot (length budget 2/3/4 for N = 20/50/100)"),
     "count": COUNT},
-    description="orienteering (distance-based prizes) as a BQ-MDP; scored against an exact MIP (N <= 10) or PyVRP")
+    description="orienteering (distance-based prizes) as a BQ-MDP; scored against an exact MIP (N <= 10) or PyVRP",
+    check_params={"count": 4})
 register("routing/cvrp-v0", CVRP, params={
     "N": Param(50, low=5, high=1000, doc="customers (capacity 30/40/50/80/100/250 for N = 20/50/100/200/500/1000)",
                in_key=_generated),
@@ -325,7 +334,8 @@ register("routing/cvrp-v0", CVRP, params={
                                        f"({', '.join(sorted(CVRPLIB_OPTIMA))}) or a path to a CVRPLIB EUC_2D file",
                       in_key=lambda values: not _generated(values)),  # generated sets keep their keys
     "count": COUNT},
-    description="capacitated VRP as a BQ-MDP; per-instance routes scored against PyVRP's HGS")
+    description="capacitated VRP as a BQ-MDP; per-instance routes scored against PyVRP's HGS",
+    check_params={"count": 4})
 
 __all__ = ["TSP", "Knapsack", "CVRP", "Orienteering", "TSPView", "CVRPView", "OPView", "KnapsackView",
            "TSPBatch", "TSPEnv", "CVRPBatch", "CVRPEnv", "OPBatch", "OPEnv", "KnapsackBatch", "KnapsackEnv",
