@@ -13,16 +13,25 @@ import moocore
 import numpy as np
 
 
+@lru_cache(maxsize=64)
+def _signs(senses: tuple) -> np.ndarray | None:
+    """+1 per minimised objective, -1 per maximised one; None when all are minimised."""
+    if not set(senses) <= {"min", "max"}:
+        raise ValueError(f"senses must be 'min' or 'max', got {list(senses)}")
+    sign = np.array([1.0 if s == "min" else -1.0 for s in senses])
+    return None if (sign > 0).all() else sign
+
+
 def _as_min(F, senses: Sequence[str] | None) -> np.ndarray:
-    F = np.atleast_2d(np.asarray(F, dtype=float))
+    F = np.asarray(F, dtype=float)
+    if F.ndim != 2:
+        F = np.atleast_2d(F)
     if senses is None:
         return F
     if len(senses) != F.shape[1]:
         raise ValueError(f"{len(senses)} senses given for {F.shape[1]} objectives")
-    sign = np.array([1.0 if s == "min" else -1.0 for s in senses])
-    if not set(senses) <= {"min", "max"}:
-        raise ValueError(f"senses must be 'min' or 'max', got {senses}")
-    return F * sign
+    sign = _signs(senses if type(senses) is tuple else tuple(senses))
+    return F if sign is None else F * sign
 
 
 def nondominated_mask(F, senses=None) -> np.ndarray:
@@ -41,11 +50,13 @@ def nondominated(F, senses=None) -> np.ndarray:
 def hypervolume(F, ref_point, senses=None) -> float:
     """Volume dominated by ``F`` and bounded by ``ref_point`` (points beyond it add nothing)."""
     G = _as_min(F, senses)
-    r = _as_min(np.asarray(ref_point, float)[None, :], senses)[0]
-    G = G[np.all(G < r, axis=1)]
+    r = np.asarray(ref_point, dtype=float)
+    if senses is not None:
+        sign = _signs(senses if type(senses) is tuple else tuple(senses))
+        r = r if sign is None else r * sign
     if len(G) == 0:
         return 0.0
-    return float(moocore.hypervolume(G, ref=r))
+    return float(moocore.hypervolume(G, ref=r))  # moocore leaves out points that do not dominate r
 
 
 def igd(F, front, senses=None) -> float:

@@ -78,3 +78,14 @@ def test_gap_and_constraints():
     assert m["feasible"] is True
     assert constraint_measures([[3.0]], [2.0])["feasible"] is False
     assert constraint_measures([[1.0]], [2.0], ["ge"])["worst_violation"] == pytest.approx(1.0)
+
+
+def test_hypervolume_leaves_out_points_beyond_the_reference_point_in_any_sense():
+    """Hand-computed: (1, 3) and (2, 1) under reference (4, 4) cover 3 + 6 - 2 = 7; points that
+    do not dominate the reference add nothing (the wrapper relies on moocore for that)."""
+    from mobench.metrics import hypervolume
+    F = np.array([[1.0, 3.0], [2.0, 1.0], [5.0, 0.5], [0.5, 4.0], [4.0, 4.0]])
+    assert hypervolume(F, [4.0, 4.0]) == 7.0
+    assert hypervolume(-F, [-4.0, -4.0], ["max", "max"]) == 7.0
+    assert hypervolume(F * [1, -1], [4.0, -4.0], ("min", "max")) == 7.0
+    assert hypervolume(F[2:], [4.0, 4.0]) == 0.0 and hypervolume(np.zeros((0, 2)), [1.0, 1.0]) == 0.0
