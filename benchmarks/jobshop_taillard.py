@@ -1,9 +1,12 @@
 """Job-shop: mean gap to the best-known makespan on the Taillard groups, through the runner,
 read back from the store.
 
-    python benchmarks/jobshop_taillard.py [--groups 15x15,20x20,30x20] [--seconds 10,60]
-        [--long-groups 15x15,20x20,30x20] [--solvers spt,mwkr,mor,fifo,cpsat,e2e-cp-rl,ppo-dispatch]
-        [--store results/bench-jobshop] [--jobs 1]
+    python benchmarks/jobshop_taillard.py [--store results/bench-jobshop] [--jobs 1]
+        [--groups 15x15,20x20,30x20 --seconds 10,60 --long-groups 30x20 --solvers ...]
+
+Without --groups, --solvers, --seconds or --long-groups it runs the suite `paper-cp-rl` (the
+leaderboard's settings: problems/jobshop/__init__.py), i.e. `mobench run paper-cp-rl --seeds 1`
+then the table; with any of them, that grid instead.
 
 Groups: ta01-ta10 (15x15), ta21-ta30 (20x20), ta41-ta50 (30x20) by default; ta51-ta60 (50x15),
 ta61-ta70 (50x20) and ta71-ta80 (100x20), where the paper's headline (an agent ahead of a CP
@@ -26,7 +29,7 @@ from mobench.cli import split_solvers
 from mobench.leaderboard import leaderboard
 from mobench.problems.jobshop import TAILLARD_GROUPS
 from mobench.registry import parse_target
-from mobench.runner import plan, run
+from mobench.runner import plan, plan_suite, run
 
 TIMED = {"cpsat", "e2e-cp-rl", "ppo-dispatch"}
 GROUPS = {name.removeprefix("taillard-"): ids for name, ids in TAILLARD_GROUPS.items()}
@@ -34,13 +37,18 @@ GROUPS = {name.removeprefix("taillard-"): ids for name, ids in TAILLARD_GROUPS.i
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--groups", default="15x15,20x20,30x20")
-    ap.add_argument("--solvers", default="spt,mwkr,mor,fifo,cpsat,e2e-cp-rl,ppo-dispatch")
-    ap.add_argument("--seconds", default="10,60", help="per-instance limits of the time-limited solvers")
-    ap.add_argument("--long-groups", default="", help="groups for the limits after the first (default: all)")
+    ap.add_argument("--groups", help="default: the suite's, 15x15,20x20,30x20")
+    ap.add_argument("--solvers", help="default: the suite's rules, cpsat:workers=1, e2e-cp-rl, ppo-dispatch")
+    ap.add_argument("--seconds", help="per-instance limits of the time-limited solvers (the suite's: 10,60)")
+    ap.add_argument("--long-groups", help="groups for the limits after the first (the suite's: 30x20; default: all)")
     ap.add_argument("--store", default="results/bench-jobshop")
     ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
+    use_suite = all(v is None for v in (a.groups, a.solvers, a.seconds, a.long_groups))
+    a.groups = a.groups or "15x15,20x20,30x20"
+    a.solvers = a.solvers or "spt,mwkr,mor,fifo,cpsat:workers=1,e2e-cp-rl,ppo-dispatch"
+    a.seconds = a.seconds or "10,60"
+    a.long_groups = a.long_groups if a.long_groups is not None else ("30x20" if use_suite else "")
     groups = a.groups.split(",")
     if unknown := sorted(set(groups + a.long_groups.split(",")) - set(GROUPS) - {""}):
         ap.error(f"unknown groups {unknown}; the Taillard groups are {', '.join(GROUPS)}")
@@ -52,6 +60,8 @@ def main():
     specs = plan(targets, [s for s in solvers if s not in timed], 1)
     for i, sec in enumerate(a.seconds.split(",") if timed else []):
         specs += plan(targets if i == 0 else long_targets, timed, 1, budget_seconds=float(sec))
+    if use_suite:
+        specs = plan_suite("paper-cp-rl", seeds=1)
     run(specs, a.store, jobs=a.jobs)
     board = leaderboard(a.store)
     board = board[board.problem.isin({s.problem for s in specs})].copy()

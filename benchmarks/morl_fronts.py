@@ -1,6 +1,7 @@
 """Multi-objective RL: HV, EUM, sparsity and cardinality of the solvers' policy sets at equal
 environment steps, through the runner, read back from the store.
 
+    python benchmarks/morl_fronts.py --suite [--seeds 3] [--store results/bench-morl] [--jobs 1]
     python benchmarks/morl_fronts.py [--tasks deep-sea-treasure,fruit-tree,resource-gathering,minecart]
         [--solvers c-morl,pgmorl,linear-ppo,linear-ppo:normalize=true]
         [--steps 100000] [--seconds 1800] [--seeds 3] [--store results/bench-morl] [--jobs 1]
@@ -18,6 +19,8 @@ authors' per-task settings (initialisation share, policies selected per round, d
 defaults everywhere.
 C-MORL's published table is not in results/published/: the paper's tables could not be read
 from this machine (the stored arXiv page gives only its opening; the authors' README has none).
+`--suite` runs the suite `paper-c-morl` (every setting of the leaderboard's current sections:
+solvers/morl/__init__.py), i.e. `mobench run paper-c-morl`, then one table per budget.
 Already-stored runs are reused.
 """
 from __future__ import annotations
@@ -31,7 +34,7 @@ from mobench.leaderboard import _budget_text, leaderboard
 from mobench.metrics import hypervolume
 from mobench.registry import format_target, make
 from mobench.solvers.morl.c_morl import paper_options
-from mobench.runner import plan, run
+from mobench.runner import plan, plan_suite, run
 
 
 def with_paper_options(solver: str, target: str) -> str:
@@ -55,16 +58,28 @@ def main():
     ap.add_argument("--no-paper-settings", dest="paper_settings", action="store_false",
                     help="run c-morl with its defaults on every task (by default it takes the authors' "
                          "per-task settings, solvers/morl/c_morl.py PAPER_TASK_OPTIONS, where the paper has the task)")
+    ap.add_argument("--suite", action="store_true", help="run the suite paper-c-morl (the leaderboard's settings)")
     a = ap.parse_args()
+    if a.suite:
+        specs = plan_suite("paper-c-morl", seeds=a.seeds)
+        run(specs, a.store, jobs=a.jobs)
+        for steps, seconds in sorted({(s.budget.steps, s.budget.seconds) for s in specs}):
+            table(a.store, [s for s in specs if (s.budget.steps, s.budget.seconds) == (steps, seconds)],
+                  steps, seconds, a.seeds)
+        return
     targets = [f"mogym/{t}-v0" for t in a.tasks.split(",") if t]
     specs = []
     for target in targets:  # one plan per task: c-morl may take the authors' settings for it
         solvers = [with_paper_options(s, target) if a.paper_settings else s for s in split_solvers(a.solvers)]
         specs += plan([target], solvers, a.seeds, budget_steps=a.steps, budget_seconds=a.seconds)
     run(specs, a.store, jobs=a.jobs)
-    board = leaderboard(a.store)
+    table(a.store, specs, a.steps, a.seconds, a.seeds)
+
+
+def table(store, specs, steps, seconds, seeds):
+    board = leaderboard(store)
     keys = {s.problem for s in specs}
-    board = board[board.problem.isin(keys) & (board.budget == _budget_text(a.steps, a.seconds))].copy()
+    board = board[board.problem.isin(keys) & (board.budget == _budget_text(steps, seconds))].copy()
     ref_hv = {}
     for key in keys:
         problem = make(key)
@@ -73,14 +88,14 @@ def main():
     board["hv_share_pct"] = [100 * h / ref_hv[p] if p in ref_hv else float("nan") for p, h in zip(board.problem, board.hv)]
     # the budget's steps over the run's wall time (the engine's evaluation included): a lower
     # bound on the solver's own environment steps per second
-    board["steps_per_s"] = a.steps / board.solve_s
+    board["steps_per_s"] = steps / board.solve_s
     for c in ("hv", "eum"):
         ci = [v if isinstance(v, (tuple, list)) else (float("nan"), float("nan")) for v in board[f"{c} ci95"]]
         board[f"{c} lo"], board[f"{c} hi"] = zip(*ci)  # no interval (one seed, a failed metric): NaN
     cols = [c for c in ("hv", "hv lo", "hv hi", "hv_share_pct", "eum", "eum lo", "eum hi", "sparsity", "cardinality", "igd",
                         "n_seeds", "solve_s", "eval_s", "steps_per_s") if c in board]
     pd.set_option("display.width", 220)
-    print(f"\nstore {a.store}, {a.steps} environment steps per run, {a.seeds} seeds (mean; lo/hi: 95% bootstrap CI over seeds)")
+    print(f"\nstore {store}, {steps} environment steps per run, {seeds} seeds (mean; lo/hi: 95% bootstrap CI over seeds)")
     print(board.set_index(["problem", "solver"])[cols].round(3).to_string())
 
 

@@ -194,6 +194,21 @@ for _suite, _ids in TAILLARD_GROUPS.items():
                        {**{r: None for r in RULES}, "cpsat": (None, 10)})
 register_suite("smoke", "jobshop/makespan-v0:instance=ft06", {"spt": None, "mwkr": None, "cpsat": (None, 5)})
 
+# The suite behind results/leaderboards/jobshop-taillard.md (`mobench run paper-cp-rl --seeds 1`;
+# benchmarks/jobshop_taillard.py runs it and prints the table): the rules, the two RL agents
+# (shipped policies) and CP-SAT on one worker at 10 s per instance on three Taillard groups, and
+# at 60 s on the 30 x 20 group.
+PAPER_CP_RL = {"groups": ("taillard-15x15", "taillard-20x20", "taillard-30x20"), "long_groups": ("taillard-30x20",),
+               "timed": ("cpsat:workers=1", "e2e-cp-rl", "ppo-dispatch"), "seconds": (10.0, 60.0)}
+for _suite in PAPER_CP_RL["groups"]:
+    for _i in TAILLARD_GROUPS[_suite]:
+        _t = f"jobshop/makespan-v0:instance=ta{_i:02d}"
+        register_suite("paper-cp-rl", _t, {**{r: None for r in RULES},
+                                           **{s: (None, PAPER_CP_RL["seconds"][0]) for s in PAPER_CP_RL["timed"]}})
+        if _suite in PAPER_CP_RL["long_groups"]:
+            for _s in PAPER_CP_RL["timed"]:
+                register_suite("paper-cp-rl", _t, {_s: (None, PAPER_CP_RL["seconds"][1])})
+
 __all__ = ["Instance", "Makespan", "MakespanFlowtime", "JobShopView", "BatchDispatch", "Dispatch", "JobShopEnv",
            "FEATURES", "WINDOW", "RULES", "dispatch", "priority", "benchmark_names", "generate", "load_benchmark",
            "read_instance", "resolve_instance", "violations", "makespan", "total_flow_time", "JobShopModel",

@@ -29,7 +29,7 @@ import numpy as np
 
 from ...cache import cached_json, peek_json
 from ...problem import Problem
-from ...registry import Param, register
+from ...registry import Param, register, register_suite
 from ...spec import Objective, Reference, Spec
 from ...views import refine
 from .cvrp import CVRPBatch, CVRPEnv, PyVRPBudget, check_routes, pyvrp_routes, routes_length, solve_feasible
@@ -345,3 +345,29 @@ __all__ = ["TSP", "Knapsack", "CVRP", "Orienteering", "TSPView", "CVRPView", "OP
            "knapsack_dp", "lkh_tour", "pyvrp_routes", "pyvrp_op", "op_mip", "PyVRPBudget", "solve_feasible",
            "load_tsplib", "read_tsplib", "load_cvrplib", "read_cvrplib", "read_cvrplib_solution", "CVRPLIB_OPTIMA",
            "InstanceFileError", "test_set_size"]
+
+# The suite behind results/leaderboards/routing.md (`mobench run paper-bq-nco`; the benchmark
+# benchmarks/routing_bq_nco.py runs it and prints the tables): the shipped models, greedy on the
+# full test sets and beam-16 on their first instances, against the constructive baselines; one
+# hour per run where decoding is long.
+PAPER_BQ_NCO = {
+    "tsp": ([20, 50, 100, 200], {20: 128, 50: 128, 100: 32, 200: 16}),
+    "knapsack": ({100: 128, 200: 0, 500: 32}, {}),
+    "cvrp": ({20: 128, 50: 128, 100: 128, 200: 32}, {20: 128, 50: 128, 100: 32, 200: 32}),
+    "op": ({20: 128, 50: 128, 100: 128, 200: 32}, {20: 128, 50: 128, 100: 32, 200: 32}),
+}
+_HOUR = (None, 3600.0)
+_TSP_BASELINES = ("nearest-neighbour", "farthest-insertion", "cheapest-insertion", "two-opt")
+for _n in PAPER_BQ_NCO["tsp"][0]:
+    register_suite("paper-bq-nco", f"routing/tsp-v0:N={_n}", {"bq-nco": None, **{b: None for b in _TSP_BASELINES}})
+    _t = f"routing/tsp-v0:N={_n},count={PAPER_BQ_NCO['tsp'][1][_n]}"
+    register_suite("paper-bq-nco", _t, {"bq-nco": None, "bq-nco:beam=16": _HOUR})
+for _name in sorted(TSPLIB_OPTIMA):
+    register_suite("paper-bq-nco", f"routing/tsp-v0:instance={_name}",
+                   {"bq-nco": None, "bq-nco:beam=16": _HOUR, **{b: None for b in _TSP_BASELINES}})
+for _kind, _baseline in (("knapsack", "greedy-ratio"), ("cvrp", "clarke-wright"), ("op", "greedy-prize")):
+    _greedy, _beam = PAPER_BQ_NCO[_kind]
+    for _n, _c in sorted(set(_greedy.items()) | set(_beam.items())):  # greedy and the baseline on every set
+        _t = f"routing/{_kind}-v0:N={_n}" + (f",count={_c}" if _c else "")
+        register_suite("paper-bq-nco", _t, {"bq-nco": _HOUR, _baseline: _HOUR,
+                                            **({"bq-nco:beam=16": _HOUR} if _beam.get(_n) == _c else {})})
