@@ -34,7 +34,10 @@ def test_wheel_contains_every_family(tmp_path):
         assert f"mobench/solvers/{mod.name}" in names
     for mod in (ROOT / "metrics").glob("*.py"):
         assert f"mobench/metrics/{mod.name}" in names
-    assert "mobench/templates/init.py.tmpl" in names
+    templates = sorted((ROOT / "mobench" / "templates").glob("*.tmpl"))
+    assert templates, "no templates found"
+    for tmpl in templates:
+        assert f"mobench/templates/{tmpl.name}" in names
     assert not any(n.startswith(("problems/", "solvers/", "metrics/", "tests/")) for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
     # provenance of runs made with the built copy (mobench/source.py reads it)
