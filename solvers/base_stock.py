@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..problems.inventory import StockView
-from ..registry import register_solver
+from ..registry import Param, register_solver
 from ..solver import Budget, Outcome, Solver
 
 
@@ -30,7 +30,8 @@ def _levels_policy(levels: torch.Tensor, caps: torch.Tensor | None, q_max: float
 
 
 class BaseStock(Solver):
-    defaults = {"paths": 512, "horizon": 600, "warmup": 100, "grid": 48, "refinements": 2}
+    defaults = {"paths": Param(512, low=1), "horizon": Param(600, low=1), "warmup": Param(100, low=0),
+                "grid": Param(48, low=2), "refinements": Param(2, low=0)}
     default_budget = Budget(steps=200_000_000, seconds=120)
     description = "order-up-to level optimised by simulation (grid search, common random numbers)"
     capped = False

@@ -6,6 +6,12 @@ optimal base-stock level (critical fractile of (L+1)-period demand), kind ``opti
 iteration (``optimal``, with the proved interval of the RVI span).
 Parameters as in the paper: ``L`` lead time, ``p`` shortage cost, ``h`` holding cost.
 Objective: long-run average cost per period (min), estimated on the fixed test scenarios below.
+
+Networks (the same paper's sections 6.2-6.4 and its code's settings; ``settings.py``):
+``inventory/serial-v0`` (Clark-Scarf, ``optimal``), ``inventory/one-warehouse-v0`` (per-store
+newsvendor bound), ``inventory/transshipment-v0`` (balance-relaxation bound),
+``inventory/real-lost-sales-v0`` (one store per product on sales-shaped demand; newsvendor bound
+under the generator's law). Their objective is the cost per store and period.
 """
 from __future__ import annotations
 
@@ -18,7 +24,10 @@ from ...registry import Param, register, register_suite
 from ...spec import Objective, Reference, Spec, TestScenarios
 from ...views import refine
 from .dynamics import InventorySim, inventory_position
+from .network import NetworkSim, Topology
 from .reference import backlogged_base_stock, lost_sales_reference
+from .sales import SalesData, load_sales
+from .settings import OneWarehouse, RealLostSales, Serial, Transshipment
 
 # Test scenarios: 8192 demand paths of 2100 periods, the first 100 discarded (the start state is
 # one mean demand on hand and in each pipeline slot); the cost is the per-period average over
@@ -41,6 +50,21 @@ class StockView(Protocol):
 
 
 refine(StockView, lambda p: isinstance(p.sim(), InventorySim))
+
+
+@runtime_checkable
+class NetworkView(Protocol):
+    """An inventory network simulated by a NetworkSim: ``sim()``.
+
+    Its observation splits (``sim.split``) into each node's stock (on-hand, then pipeline), each
+    store's observed features and the calendar; the action is one order per node (upstream
+    first, stores last); ``sim.topo`` is the supply tree and ``sim.static_features()`` each
+    node's parameters."""
+
+    def sim(self) -> NetworkSim: ...
+
+
+refine(NetworkView, lambda p: isinstance(p.sim(), NetworkSim))
 
 
 class SingleStore(Problem):
@@ -144,5 +168,71 @@ for _L in (1, 2, 3, 4):
         register_suite("standard", f"inventory/lost-sales-v0:L={_L},p={_p:g}",
                        {"base-stock": None, "capped-base-stock": None, "hdpo": None, "ppo": None})
 
+_NO_PEEK = Param(0, low=0, high=16, in_key=lambda v: v["peek"] > 0,
+                 doc="oracle: periods of future demand in the observation (non-admissible; 0 = none)")
+register("inventory/serial-v0", Serial, params={
+    "stages": Param(4, low=1, high=4, doc="locations in series (the last ones of the source's 4-stage chain)"),
+    "p": Param(9.0, low=0.0, doc="backlog cost per unit and period at the store"),
+    "L": Param(4, low=1, high=10, doc="the store's lead time"),
+    "peek": _NO_PEEK},
+    description="serial system (source: serial_system), Normal(5, 2) demand, backlogged; Clark-Scarf optimum")
+register("inventory/one-warehouse-v0", OneWarehouse, params={
+    "n": Param(5, low=1, high=100, doc="stores; source: 3, 5, 10, 20, 30, 50"),
+    "rho": Param(0.5, low=0.0, high=0.99, doc="correlation of store demands"),
+    "Lw": Param(3, low=1, high=10, doc="warehouse lead time (source: 3; 6 in its 2024 settings)"),
+    "hw": Param(0.3, low=0.0, doc="warehouse holding cost"),
+    "peek": _NO_PEEK},
+    description="one warehouse, n stores, lost sales (source: one_warehouse_lost_demand); newsvendor bound")
+register("inventory/transshipment-v0", Transshipment, params={
+    "n": Param(5, low=1, high=100, doc="stores; source: 3, 5, 10"),
+    "rho": Param(0.5, low=0.0, high=0.99, doc="correlation of store demands; source: 0, 0.5"),
+    "L": Param(2, low=1, high=10, doc="store lead time; source: 2, 6"),
+    "Lc": Param(3, low=1, high=10, doc="centre lead time"),
+    "p": Param(4.0, low=0.0, doc="backlog cost; source: 4, 9"),
+    "h": Param(1.0, low=0.0, doc="store holding cost"),
+    "hc": Param(0.5, low=0.0, doc="centre holding cost (never incurred: the centre ships everything)"),
+    "peek": _NO_PEEK},
+    description="transshipment centre and n stores, backlogged (source: transshipment_backlogged); balance bound")
+register("inventory/real-lost-sales-v0", RealLostSales, params={
+    "sales": Param("", in_key=lambda v: bool(v["sales"]),
+                   doc="directory of a sales file in the source's layout; empty: the synthetic generator"),
+    "returns": Param(False, in_key=lambda v: v["returns"], doc="stores may return stock (negative orders; non-admissible)"),
+    "peek": _NO_PEEK},
+    description="one store per product, sales-shaped weekly demand, lost sales (source: one_store_real_data_lost_demand)")
+
+# Network suites. smoke: one warehouse with 3 stores, two solvers, ten seconds each.
+# paper-hdpo-networks: the leaderboard's cells (results/leaderboards/inventory-networks.md): the
+# source's settings at its sizes (one warehouse: n = 3..50; transshipment: its default n = 5),
+# budgets in (steps, seconds) that fit a shared 2-core CPU (3 seeds in about 90 minutes).
+register_suite("smoke", "inventory/one-warehouse-v0:n=3", {"echelon-base-stock": (None, 10),
+                                                          "hdpo:arch=symmetry": (None, 10)})
+
+
+def _s(seconds):
+    return (10**10, seconds)   # a seconds budget (the steps never bind)
+
+
+_HEUR = {"echelon-base-stock": _s(60), "capped-base-stock-per-store": _s(60)}
+_NETS = {"hdpo": _s(90), "hdpo:arch=symmetry": _s(120), "hdpo:arch=gnn": _s(90)}
+NETWORK_CELLS = {
+    "inventory/serial-v0": {"hdpo": _s(240), "hdpo:arch=gnn": _s(90), **_HEUR, "ppo": _s(60)},
+    "inventory/serial-v0:peek=14": {"just-in-time": None},
+    "inventory/one-warehouse-v0:n=3": {**_NETS, **_HEUR, "ppo": _s(60)},
+    **{f"inventory/one-warehouse-v0:n={n}": {"hdpo:arch=symmetry": _s(120), "echelon-base-stock": _s(45),
+                                             "capped-base-stock-per-store": _s(45)} for n in (5, 10, 20, 30)},
+    "inventory/one-warehouse-v0:n=50": {"hdpo": _s(150), "hdpo:arch=symmetry": _s(180), "hdpo:arch=gnn": _s(150),
+                                        "echelon-base-stock": _s(90), "capped-base-stock-per-store": _s(90)},
+    "inventory/one-warehouse-v0:n=3,peek=7": {"just-in-time": None},
+    "inventory/transshipment-v0": {"hdpo": _s(90), "hdpo:arch=symmetry": _s(90), "hdpo:arch=gnn": _s(90),
+                                   "echelon-base-stock": _s(45), "capped-base-stock-per-store": _s(45), "ppo": _s(60)},
+    "inventory/real-lost-sales-v0": {"hdpo": _s(90), "quantile-nv": _s(45), "fixed-quantile": _s(45),
+                                     "transformed-nv": _s(45), "ppo": _s(60)},
+    "inventory/real-lost-sales-v0:returns=true": {"returns-nv": _s(45)},
+    "inventory/real-lost-sales-v0:peek=7": {"just-in-time": None},
+}
+for _target, _cells in NETWORK_CELLS.items():
+    register_suite("paper-hdpo-networks", _target, _cells)
+
 __all__ = ["Backlogged", "LostSales", "BackloggedTwoObjective", "StockView", "InventorySim", "inventory_position",
-           "P_COSTS"]
+           "P_COSTS", "NetworkView", "NetworkSim", "Topology", "Serial", "OneWarehouse", "Transshipment",
+           "RealLostSales", "SalesData", "load_sales"]
