@@ -1,6 +1,8 @@
 """`ts-ddr`: two-stage deep decision rules trained through Lagrangian duality (Rosemberg,
-Street, Valladão, Van Hentenryck, arXiv 2405.14973), on problems whose stages are LPs that
-implement target states (the hydro family's ``StageLP``).
+Street, Valladão, Van Hentenryck, arXiv 2405.14973), on problems whose stage problems
+implement target states (the hydro family's ``stage_problem``: LPs on the copper plate and DC,
+the non-linear AC power-flow problems under AC, as in the paper; under AC the duals are a local
+optimum's, Ipopt's KKT multipliers).
 
 Policy: an MLP on [volumes, this stage's inflows, t/T] giving target end volumes in
 [vmin, vmax] (sigmoid scaling). Forward: along a batch of sampled inflow paths, each stage
@@ -21,34 +23,39 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..problems.hydro import HydroView, StageLP, sample_paths
-from ..registry import register_solver
+from ..problems.hydro import HydroView, sample_paths, stage_problem
+from ..registry import Param, register_solver
 from ..solver import Budget, Outcome, Solver
 
 DEFAULTS = {
-    "hidden": 64,
-    "layers": 2,
-    "lr": 1e-3,
-    "batch": 16,          # inflow paths per gradient step
-    "max_iters": 2000,
-    "eval_every": 25,
-    "dev_paths": 64,
-    "patience": 8,
-    "cost_scale": 0.0,    # divide costs by this (0: the first batch's mean stage cost)
+    "hidden": Param(64, low=1),
+    "layers": Param(2, low=1),
+    "lr": Param(1e-3, low=0.0),
+    "batch": Param(16, low=1),          # inflow paths per gradient step
+    "max_iters": Param(2000, low=1),
+    "eval_every": Param(25, low=1),
+    "dev_paths": Param(64, low=1),
+    "patience": Param(8, low=1),
+    "cost_scale": Param(0.0, low=0.0),  # divide costs by this (0: the first batch's mean stage cost)
 }
 
 
 class StageCost(torch.autograd.Function):
-    """Optimal stage cost of a batch of LPs; gradients from their duals."""
+    """Optimal stage cost of a batch of stage problems; gradients from their duals. ``warm``: a
+    list (one entry per batch row) of AC warm starts, updated in place (None: no warm starts)."""
 
     @staticmethod
-    def forward(ctx, v_in, target, lp, inflow):
+    def forward(ctx, v_in, target, lp, inflow, warm=None):
         v = v_in.detach().double().numpy()
         tg = target.detach().double().numpy()
         cost, v_out = np.zeros(len(v)), np.zeros_like(v)
         d_in, d_tg = np.zeros_like(v), np.zeros_like(v)
         for b in range(len(v)):
-            r = lp.solve(v[b], inflow[b], tg[b])
+            if warm is None:
+                r = lp.solve(v[b], inflow[b], tg[b])
+            else:
+                r = lp.solve(v[b], inflow[b], tg[b], warm=warm[b])
+                warm[b] = r["warm"]
             cost[b], v_out[b] = r["objective"], r["v_out"]
             d_in[b], d_tg[b] = r["dual_balance"], r["dual_target"]
         ctx.save_for_backward(torch.as_tensor(d_in), torch.as_tensor(d_tg))
@@ -57,7 +64,7 @@ class StageCost(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_cost, g_vout):
         d_in, d_tg = ctx.saved_tensors
-        return g_cost[:, None] * d_in, g_cost[:, None] * d_tg, None, None
+        return g_cost[:, None] * d_in, g_cost[:, None] * d_tg, None, None, None
 
 
 class TargetPolicy(nn.Module):
@@ -83,12 +90,13 @@ def _run(policy, system, lp, paths, grad: bool):
     B, T = len(paths), system.stages
     v = torch.as_tensor(np.tile(system.v0, (B, 1)), dtype=torch.float64)
     total = torch.zeros(B, dtype=torch.float64)
+    warm = [None] * B if system.model == "ac" else None
     with torch.set_grad_enabled(grad):
         for t in range(T):
             inflow = system.inflows[t][paths[:, t]]
             obs = torch.cat([v, torch.as_tensor(inflow), torch.full((B, 1), t / T, dtype=torch.float64)], 1)
             target = policy(obs)
-            cost, v_out = StageCost.apply(v, target, lp, inflow)
+            cost, v_out = StageCost.apply(v, target, lp, inflow, warm)
             total = total + cost
             v = target + (v_out - target).detach()  # realised volumes, gradient straight to the targets
     return total
@@ -105,7 +113,7 @@ class TSDDR(Solver):
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         s = problem.system
-        lp = StageLP(s)
+        lp = stage_problem(s)
         scale = np.concatenate([np.maximum(s.vmax, 1.0), np.maximum(s.inflows.mean((0, 1)), 1.0), [1.0]])
         policy = TargetPolicy(2 * s.n_res + 1, s.n_res, self.hidden, self.layers, s.vmin, s.vmax, scale)
         opt = torch.optim.Adam(policy.parameters(), lr=self.lr)

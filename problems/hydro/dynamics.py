@@ -1,16 +1,19 @@
 """The hydro problem's batched simulator: a policy sets end-of-stage target volumes, the stage
-LP implements them (penalised slack) with the realised inflow, and the stage's operating cost
+problem of the system's power-flow model (``stages.stage_problem``: an LP for the copper plate
+and DC, a cone program for SOC, a non-linear program for AC) implements them (penalised slack)
+with the realised inflow, and the stage's operating cost
 is the reward's negative; the constraint cost is the load shed in the stage, as a percentage of
 the horizon's demand energy (so its sum over the horizon is the % of demand not served).
-Not differentiable in torch (the LP's dual gives the gradient;
-see ``StageLP.solve(...)["dual_target"]``)."""
+Not differentiable in torch (the stage problem's dual gives the gradient;
+see ``StageLP.solve(...)["dual_target"]``). Under AC each scenario's solve is warm-started from
+that scenario's previous stage."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from ...problem import BatchedSim
-from .stage_lp import StageLP
+from .stages import stage_problem
 from .system import System
 
 
@@ -25,14 +28,18 @@ class HydroSim(BatchedSim):
         self.action_low, self.action_high = system.vmin.copy(), system.vmax.copy()
         self.obs_low, self.obs_high = 0.0, np.inf
         self.horizon = system.stages
-        self.lp = StageLP(system)
+        self.lp = stage_problem(system)
+        self.warm = system.model == "ac"
 
     def reset(self, batch, generator, device="cpu", horizon=None):
         T = self.horizon if horizon is None else int(horizon)
         S = self.sys.inflows.shape[1]
         paths = torch.randint(S, (batch, T), generator=generator)
         v = torch.as_tensor(np.tile(self.sys.v0, (batch, 1)), dtype=torch.float64)
-        return {"t": 0, "T": T, "paths": paths, "v": v.to(device)}
+        state = {"t": 0, "T": T, "paths": paths, "v": v.to(device)}
+        if self.warm:
+            state["warm"] = [None] * batch
+        return state
 
     def inflow(self, state) -> np.ndarray:
         t = min(state["t"], state["T"] - 1)  # after the last stage: the last stage's inflows
@@ -49,11 +56,18 @@ class HydroSim(BatchedSim):
         inflow = self.inflow(state)
         target = action.detach().cpu().double().numpy()
         cost, shed, v_out = np.zeros(len(v)), np.zeros(len(v)), np.zeros_like(v)
-        for b in range(len(v)):  # one LP per scenario: the model is reused, only bounds change
-            r = self.lp.solve(v[b], inflow[b], target[b])
+        warm = list(state["warm"]) if self.warm else None
+        for b in range(len(v)):  # one solve per scenario: the model is reused, only bounds change
+            if self.warm:
+                r = self.lp.solve(v[b], inflow[b], target[b], warm=warm[b])
+                warm[b] = r["warm"]
+            else:
+                r = self.lp.solve(v[b], inflow[b], target[b])
             cost[b], shed[b], v_out[b] = r["operating_cost"], r["deficit"], r["v_out"]
         device = state["v"].device
         new = {**state, "t": state["t"] + 1, "v": torch.as_tensor(v_out, device=device)}
+        if self.warm:
+            new["warm"] = warm
         reward = -torch.as_tensor(cost, device=device).unsqueeze(1).float()
         done = torch.full((len(v),), new["t"] >= state["T"], dtype=torch.bool, device=device)
         shed_pct = 100.0 * shed / (self.sys.demand * state["T"])

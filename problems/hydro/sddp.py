@@ -1,5 +1,12 @@
-"""SDDP on the stage LPs (``stage_lp.StageLP``), the deterministic equivalent for small trees,
-and policy simulation with a 95% confidence interval.
+"""SDDP on the stage problems (``stages.stage_problem``: the stage LPs of the copper plate and
+DC power flow, the SOC relaxation's cone programs), the deterministic equivalent for small
+trees, and policy simulation with a 95% confidence interval.
+
+On an AC system SDDP builds its cuts on the SOC relaxation (convex, so the duals give valid
+cuts; the source does the same) and its lower bound is the relaxation's; ``policy_problems``
+hands the cuts to the AC stage problems, on which the policy is simulated. The forward passes
+run on the relaxation too (the source's run on AC): each AC forward solve would need the stage
+model rebuilt with the new cuts.
 
 Inflows are stagewise independent: at each stage one of the S equiprobable scenario rows is
 drawn (all reservoirs together, keeping the spatial correlation of the data). Decisions are
@@ -13,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .stage_lp import StageLP
+from .stages import convex, stage_problem
 from .system import System
 
 
@@ -28,20 +35,34 @@ class SDDPResult:
 
 
 class SDDP:
-    """Stage LPs built once (one per stage, each keeps its own cuts); forward passes along
-    sampled inflow paths, backward Benders cuts averaged over the stage's scenarios."""
+    """Stage problems built once (one per stage, each keeps its own cuts); forward passes along
+    sampled inflow paths, backward Benders cuts averaged over the stage's scenarios. ``lps``:
+    the stage problems of the convex model the cuts are built on (``cut_system``)."""
 
     def __init__(self, system: System):
         self.sys = system
-        self.lps = [StageLP(system) for _ in range(system.stages)]
+        self.cut_system = convex(system)
+        self.lps = [stage_problem(self.cut_system) for _ in range(system.stages)]
+
+    def policy_problems(self) -> list:
+        """The system's own stage problems holding the cuts: ``lps`` themselves on a convex
+        model, new AC stage problems with the SOC cuts on an AC system."""
+        if self.cut_system is self.sys:
+            return self.lps
+        out = []
+        for lp in self.lps:
+            p = stage_problem(self.sys)
+            p.set_cuts(lp.cut_alpha, lp.cut_beta)
+            out.append(p)
+        return out
 
     def lower_bound(self) -> float:
-        s = self.sys
+        s = self.cut_system
         return float(np.mean([self.lps[0].solve(s.v0, s.inflows[0, j])["objective"]
                               for j in range(s.inflows.shape[1])]))
 
     def forward(self, rng) -> list[np.ndarray]:
-        s, v, trial = self.sys, self.sys.v0, []
+        s, v, trial = self.cut_system, self.sys.v0, []
         for t in range(s.stages):
             r = self.lps[t].solve(v, s.inflows[t, rng.integers(s.inflows.shape[1])])
             v = r["v_out"]
@@ -64,14 +85,16 @@ class SDDP:
     def policy_step(self, t: int, v: np.ndarray, inflow: np.ndarray) -> dict:
         return self.lps[t].solve(v, inflow)
 
-    def simulate(self, paths: np.ndarray) -> np.ndarray:
-        """Total operating cost of the SDDP policy on scenario-index paths [N, T]."""
+    def simulate(self, paths: np.ndarray, problems: list | None = None) -> np.ndarray:
+        """Total operating cost of the SDDP policy on scenario-index paths [N, T], on the stage
+        problems the cuts are built on (or on ``problems``, e.g. ``policy_problems()``)."""
         s = self.sys
+        lps = self.lps if problems is None else problems
         costs = np.zeros(len(paths))
         for n, path in enumerate(paths):
             v = s.v0
             for t, j in enumerate(path):
-                r = self.lps[t].solve(v, s.inflows[t, j])
+                r = lps[t].solve(v, s.inflows[t, j])
                 costs[n] += r["operating_cost"]
                 v = r["v_out"]
         return costs
@@ -117,7 +140,6 @@ def sample_paths(system: System, n: int, rng) -> np.ndarray:
 def _node(system: System, v_in, inflow, cp):
     """One stage's variables and constraints in cvxpy (written independently of StageLP):
     -> (end volumes, constraints, stage cost). ``inflow`` may be a constant or a Parameter."""
-    from .system import STAGE_HOURS
     s, R, G = system, system.n_res, len(system.thermal_cost)
     up_q, up_s = system.upstream()
     v, q, sp, g = cp.Variable(R), cp.Variable(R), cp.Variable(R), cp.Variable(G)
@@ -135,8 +157,13 @@ def _node(system: System, v_in, inflow, cp):
         d, ang = cp.Variable(net.n_bus), cp.Variable(net.n_bus)
         cons += [d >= 0, d <= net.load, ang[net.ref] == 0, cp.abs(A @ ang) <= net.max_angle,
                  H @ cp.multiply(s.prod, q) + Gm @ g + d - A.T @ (Y @ ang) == net.load]
-    cost = STAGE_HOURS * (s.thermal_cost @ g + s.deficit_cost * cp.sum(d) + s.hydro_cost * (s.prod @ q))
+    cost = s.hours * (s.thermal_cost @ g + s.deficit_cost * cp.sum(d) + s.hydro_cost * (s.prod @ q))
     return v, cons, cost
+
+
+def _linear(system: System) -> None:
+    if system.model not in ("copper", "dc"):
+        raise ValueError(f"the horizon LPs model the copper plate and DC power flow, not {system.model!r}")
 
 
 def _solve(prob, what: str) -> float:
@@ -150,8 +177,10 @@ def _solve(prob, what: str) -> float:
 
 def deterministic_equivalent(system: System) -> float:
     """The scenario tree's expected-cost optimum as one LP (cvxpy + HiGHS): every node of the
-    tree (S^t nodes at stage t) has its own variables. Only for tiny trees (S^T nodes)."""
+    tree (S^t nodes at stage t) has its own variables. Only for tiny trees (S^T nodes), on the
+    copper plate or DC power flow."""
     import cvxpy as cp
+    _linear(system)
     S, T = system.inflows.shape[1], system.stages
     if S ** T > 20000:
         raise ValueError(f"tree too large for the deterministic equivalent: {S}^{T} nodes")
@@ -178,6 +207,7 @@ def wait_and_see(system: System, paths: np.ndarray | None = None) -> dict:
     confidence half-width."""
     import itertools
     import cvxpy as cp
+    _linear(system)
     S, T = system.inflows.shape[1], system.stages
     exact = paths is None
     if exact:

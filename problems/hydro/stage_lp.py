@@ -25,7 +25,7 @@ from __future__ import annotations
 import highspy
 import numpy as np
 
-from .system import STAGE_HOURS, System
+from .system import System
 
 INF = highspy.kHighsInf
 PENALTY_FACTOR = 10.0  # target slack cost: 10 x the most a hm3 of water can be worth in a stage
@@ -34,7 +34,7 @@ PENALTY_FACTOR = 10.0  # target slack cost: 10 x the most a hm3 of water can be 
 def target_penalty(system: System) -> float:
     """Money per hm3 of deviation from a target: PENALTY_FACTOR x the deficit cost of the
     energy one hm3 can produce in the best plant (so no deviation ever pays)."""
-    return PENALTY_FACTOR * system.deficit_cost * STAGE_HOURS * float(system.prod.max()) / system.k
+    return PENALTY_FACTOR * system.deficit_cost * system.hours * float(system.prod.max()) / system.k
 
 
 def _quiet_highs() -> "highspy.Highs":
@@ -57,12 +57,15 @@ def _quiet_highs() -> "highspy.Highs":
 
 class StageLP:
     def __init__(self, system: System, penalty: float | None = None):
+        if system.model not in ("copper", "dc"):
+            raise ValueError(f"StageLP models the copper plate and DC power flow, not {system.model!r}: "
+                             "stages.stage_problem(system) gives the stage problem of any model")
         self.sys = sys_ = system
         self.penalty = penalty = target_penalty(system) if penalty is None else float(penalty)
         R, G = sys_.n_res, len(sys_.thermal_cost)
         h = self.h = _quiet_highs()
         h.setOptionValue("presolve", "off")  # warm starts from the previous basis
-        hours = STAGE_HOURS
+        hours = sys_.hours
         # columns
         self.iv = self._cols(np.zeros(R), sys_.vmin, sys_.vmax)
         self.iq = self._cols(hours * sys_.hydro_cost * sys_.prod, np.zeros(R), sys_.qmax)

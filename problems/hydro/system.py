@@ -1,7 +1,8 @@
 """Hydrothermal systems: the Bolivian case (``data/``) and a seeded synthetic generator.
 
 Units: volumes in hm3, flows in m3/s, power in MW, costs in money per MWh. A stage lasts
-``STAGE_HOURS`` hours, so 1 m3/s over a stage is k = 0.0036 x STAGE_HOURS hm3.
+``System.hours`` hours (monthly: ``STAGE_HOURS`` = 730, weekly: 168), so 1 m3/s over a stage is
+k = 0.0036 x hours hm3.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from ...errors import MobenchError
 DATA = Path(__file__).parent / "data"
 STAGE_HOURS = 730.0          # monthly stages (the source README calls its stages monthly)
 K = 0.0036 * STAGE_HOURS      # hm3 per (m3/s over one stage)
+STAGES = {"monthly": STAGE_HOURS, "weekly": 168.0}  # stage length in hours (hydro.json: 168)
+NETWORKS = ("copper", "dc", "soc", "ac")
 INITIAL_FRACTION = 0.5        # initial volumes: half of each reservoir's capacity
 
 
@@ -25,9 +28,13 @@ class HydroDataError(MobenchError, ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Network:
-    """A DC power-flow network (lossless, angles in radians, flows in MW):
+    """A transmission network and the power-flow model its stage problems use (``model``):
+    "dc": lossless DC power flow (angles in radians, flows in MW):
     flow on branch l = base x (theta[from] - theta[to]) / x[l], |theta[from] - theta[to]| <= max_angle[l],
-    where max_angle = min(rating x x / base, the branch's angle-difference limit)."""
+    where max_angle = min(rating x x / base, the branch's angle-difference limit);
+    "soc" / "ac": the second-order-cone relaxation / the exact AC power flow (``stage_soc``,
+    ``stage_ac``), which also read the resistances, line charging, ratings, angle and voltage
+    limits and reactive loads below (per unit, as in the data)."""
     n_bus: int
     ref: int                    # reference bus (angle 0)
     load: np.ndarray            # [B] MW
@@ -38,6 +45,16 @@ class Network:
     br_x: np.ndarray            # [L] reactance, per unit
     max_angle: np.ndarray       # [L] rad
     base: float                 # MVA
+    model: str = "dc"           # "dc", "soc" or "ac"
+    br_r: np.ndarray | None = None      # [L] resistance, per unit
+    br_b_fr: np.ndarray | None = None   # [L] line charging at the from end, per unit
+    br_b_to: np.ndarray | None = None   # [L] line charging at the to end, per unit
+    rate: np.ndarray | None = None      # [L] apparent-power rating, per unit
+    angmin: np.ndarray | None = None    # [L] rad
+    angmax: np.ndarray | None = None    # [L] rad
+    vmin: np.ndarray | None = None      # [B] voltage magnitude limits, per unit
+    vmax: np.ndarray | None = None      # [B]
+    qload: np.ndarray | None = None     # [B] reactive load, MVAr
 
     def incidence(self) -> np.ndarray:
         """A[l, b] = +1 at the branch's from bus, -1 at its to bus."""
@@ -65,6 +82,7 @@ class System:
     inflows: np.ndarray         # [T, S, R] m3/s: S equiprobable scenarios per stage (stagewise independent)
     k: float = K
     network: Network | None = None  # None: copper plate (one bus, demand = total load)
+    hours: float = STAGE_HOURS      # stage length (k = 0.0036 x hours)
 
     @property
     def n_res(self) -> int:
@@ -80,11 +98,25 @@ class System:
         return ((self.down_turbine[None, :] == R[:, None]).astype(float),
                 (self.down_spill[None, :] == R[:, None]).astype(float))
 
+    @property
+    def model(self) -> str:
+        """The power-flow model of the stage problems: copper, dc, soc or ac."""
+        return "copper" if self.network is None else self.network.model
+
     def truncated(self, stages: int) -> "System":
-        """The first ``stages`` stages (the inflow rows cycle when more are asked for)."""
+        """The first ``stages`` stages (the inflow rows cycle when more are asked for, as the
+        source's loader repeats them: stage t takes row t mod 48)."""
         T = self.inflows.shape[0]
         rows = np.arange(stages) % T
         return System(**{**self.__dict__, "inflows": self.inflows[rows]})
+
+    def with_model(self, model: str) -> "System":
+        """The same system with the stage problems on another power-flow model of its network
+        (e.g. the SOC relaxation of an AC system, on which SDDP builds its cuts)."""
+        if self.network is None or model == "copper":
+            raise HydroDataError(f"{self.name}: no network to model with {model!r}")
+        from dataclasses import replace
+        return System(**{**self.__dict__, "network": replace(self.network, model=model)})
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -94,11 +126,13 @@ def _read(name: str) -> pd.DataFrame:
         raise HydroDataError(f"cannot read {DATA / name}: {e}") from None
 
 
-def load_bolivia(load_level: str = "training", network: str = "copper") -> System:
-    """The Bolivian case. ``load_level``: "training" (0.6 x the network's loads, as in the
-    source's exported subproblems) or "original". ``network``: "copper" (one bus) or "dc"
-    (DC power flow over the 28 buses and 31 branches, a deficit variable per bus as in the
-    source, each at most its bus's load)."""
+def load_bolivia(load_level: str = "training", network: str = "copper", stage: str = "monthly") -> System:
+    """The Bolivian case. ``load_level``: "training" (0.6 x the network's loads, active and
+    reactive, as in the source's exported subproblems) or "original". ``network``: "copper"
+    (one bus), "dc" (DC power flow over the 28 buses and 31 branches), "soc" (its second-order
+    cone relaxation of AC power flow) or "ac" (AC power flow), with a deficit variable per bus
+    as in the source, each at most its bus's active load. ``stage``: "monthly" (730 h) or
+    "weekly" (168 h); the inflow rows (m3/s) are the same either way."""
     hydro, thermal, loads = _read("hydro_plants.csv"), _read("thermal_plants.csv"), _read("loads.csv")
     params = _read("parameters.csv").set_index("key")["value"]
     inflows = _read("inflows.csv")
@@ -129,9 +163,11 @@ def load_bolivia(load_level: str = "training", network: str = "copper") -> Syste
     col = {"training": "pd_pu_x0.6_training", "original": "pd_pu"}[load_level]
     base = float(params["baseMVA"])
     vmax = hydro["max_volume_hm3"].to_numpy(float)
-    if network not in ("copper", "dc"):
-        raise HydroDataError(f"network must be 'copper' or 'dc', not {network!r}")
-    net = _bolivia_network(hydro, thermal, loads, col, base) if network == "dc" else None
+    if network not in NETWORKS or stage not in STAGES:
+        raise HydroDataError(f"network must be one of {list(NETWORKS)} and stage one of {list(STAGES)}; "
+                             f"got network={network!r}, stage={stage!r}")
+    net = _bolivia_network(hydro, thermal, loads, col, base, network) if network != "copper" else None
+    hours = STAGES[stage]
     return System(
         name=f"bolivia-{load_level}", vmax=vmax, vmin=hydro["min_volume_hm3"].to_numpy(float),
         v0=INITIAL_FRACTION * vmax, qmax=hydro["max_turbine_flow_m3s"].to_numpy(float),
@@ -139,10 +175,11 @@ def load_bolivia(load_level: str = "training", network: str = "copper") -> Syste
         down_turbine=link("downstream_turbine"), down_spill=link("downstream_spill"),
         thermal_cost=thermal["cost_per_MWh"].to_numpy(float), thermal_pmax=thermal["pmax_MW"].to_numpy(float),
         demand=float(loads[col].sum() * base), deficit_cost=float(params["cost_deficit"]),
-        hydro_cost=float(params["hydro_gen_cost"]) / base, inflows=arr, network=net)
+        hydro_cost=float(params["hydro_gen_cost"]) / base, inflows=arr, network=net,
+        k=0.0036 * hours, hours=hours)
 
 
-def _bolivia_network(hydro, thermal, loads, load_col: str, base: float) -> Network:
+def _bolivia_network(hydro, thermal, loads, load_col: str, base: float, model: str = "dc") -> Network:
     buses, branches = _read("buses.csv"), _read("branches.csv")
     need = {"from_bus", "to_bus", "x_pu", "rate_a_pu", "angmax_rad", "status"}
     if not need <= set(branches.columns):
@@ -155,14 +192,22 @@ def _bolivia_network(hydro, thermal, loads, load_col: str, base: float) -> Netwo
             raise HydroDataError(f"{where} names unknown buses {unknown}")
         return np.array([index[int(v)] for v in values])
     branches = branches[branches["status"] == 1]
+    plain = ((branches["tap"] == 1) & (branches["shift_rad"] == 0) & (branches["g_fr_pu"] == 0)
+             & (branches["g_to_pu"] == 0))
+    if not plain.all():
+        raise HydroDataError("branches.csv: the stage models take lines with tap 1, no phase shift and no "
+                             f"shunt conductance; branches {list(branches['branch_id'][~plain])} have others")
     x = branches["x_pu"].to_numpy(float)
     if (x <= 0).any():
         raise HydroDataError("branches.csv: reactances must be positive")
     refs = np.flatnonzero(buses["bus_type"].to_numpy() == 3)
     if len(refs) != 1:
         raise HydroDataError(f"buses.csv: expected one reference bus (type 3), found {len(refs)}")
-    load = np.zeros(len(index))
+    load, qload = np.zeros(len(index)), np.zeros(len(index))
     np.add.at(load, bus_index(loads["bus"], "loads.csv"), loads[load_col].to_numpy(float) * base)
+    qcol = load_col.replace("pd_", "qd_")
+    np.add.at(qload, bus_index(loads["bus"], "loads.csv"), loads[qcol].to_numpy(float) * base)
+    f = lambda c: branches[c].to_numpy(float)
     return Network(
         n_bus=len(index), ref=int(refs[0]), load=load,
         hydro_bus=bus_index(hydro["bus"], "hydro_plants.csv"),
@@ -170,7 +215,9 @@ def _bolivia_network(hydro, thermal, loads, load_col: str, base: float) -> Netwo
         br_from=bus_index(branches["from_bus"], "branches.csv"),
         br_to=bus_index(branches["to_bus"], "branches.csv"), br_x=x,
         max_angle=np.minimum(branches["rate_a_pu"].to_numpy(float) * x, branches["angmax_rad"].to_numpy(float)),
-        base=base)
+        base=base, model=model, br_r=f("r_pu"), br_b_fr=f("b_fr_pu"), br_b_to=f("b_to_pu"), rate=f("rate_a_pu"),
+        angmin=f("angmin_rad"), angmax=f("angmax_rad"), vmin=buses["vmin_pu"].to_numpy(float),
+        vmax=buses["vmax_pu"].to_numpy(float), qload=qload)
 
 
 def synthetic(reservoirs: int, thermals: int, stages: int, scenarios: int, seed: int) -> System:
