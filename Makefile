@@ -23,16 +23,19 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 
 install: $(STAMP)
 
+# the tests run on every core (pytest-xdist); JOBS=1 runs them in one process
+JOBS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(JOBS)
 
 test-all: $(STAMP)  ## includes the slow tests (long training runs)
-	$(PY) -m pytest -q -m ''
+	$(PY) -m pytest -q -n $(JOBS) -m ''
 
 demo: $(STAMP)
 	-$(VENV)/bin/mobench run smoke --seeds 3 --jobs 2 --store results/demo-runs  # a failed run is shown in the leaderboard, not fatal here
 	$(VENV)/bin/mobench leaderboard --store results/demo-runs
 	$(VENV)/bin/mobench plot --store results/demo-runs --out paper_figs/demo
+	$(VENV)/bin/mobench report --store results/demo-runs --out paper_figs/demo/site
 
 bench: $(STAMP)  ## the issues' benchmark scripts (long: see their headers)
 	$(PY) benchmarks/inventory_targets.py

@@ -1,4 +1,4 @@
-"""Command line: ``mobench list | run | leaderboard | failures | rescore | plot | check | new-problem``."""
+"""Command line: ``mobench list | run | leaderboard | failures | rescore | plot | report | check | new-problem``."""
 from __future__ import annotations
 
 import argparse
@@ -278,6 +278,14 @@ def _cmd_plot(args):
         print(p)
 
 
+def _cmd_report(args):
+    from .report import build
+    stores = args.store or [str(_store(argparse.Namespace(store=None)))]
+    index = build(stores, args.out, published_dir=args.published, jobs=args.jobs, title=args.title)
+    print(f"site written: {index.resolve()}")
+    print(f"open it in a browser: {index.resolve().as_uri()}")
+
+
 def _cmd_check(args):
     from .check import check
     report = check(args.id, args.full)
@@ -368,6 +376,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store")
     p.add_argument("--out", default="paper_figs/demo")
     p.set_defaults(fn=_cmd_plot)
+
+    p = sub.add_parser("report", help="a static website of the store(s): leaderboards, figures, paper vs reproduced",
+                       description="Write a static website (HTML with inline CSS/JS and SVG figures; no server, "
+                                   "nothing fetched from the network) from one or more stores, read as one.")
+    p.add_argument("--store", action="append", metavar="DIR",
+                   help="a store folder; repeat to merge several (default $MOBENCH_STORE, else results/runs)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for the site (new, empty, or a site this command wrote: it is replaced)")
+    p.add_argument("--published", metavar="DIR",
+                   help="published figures (default results/published of the working folder or the checkout)")
+    p.add_argument("--jobs", type=_positive(int), help="processes drawing the figures (default: up to 2)")
+    p.add_argument("--title", default="mobench results")
+    p.set_defaults(fn=_cmd_report)
 
     p = sub.add_parser("check", help="check that a problem or solver conforms")
     p.add_argument("id", help="problem id (with parameters) or solver name")

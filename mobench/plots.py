@@ -1,4 +1,5 @@
-"""Figures from a store: gaps with 95% CIs, anytime curves, Pareto fronts, cost vs return.
+"""Figures from a store: gaps with 95% CIs, anytime curves, Pareto fronts, cost vs return
+(PNG by default; ``ext="svg"`` for the report's site).
 
 Every figure is drawn from the store (never from typed-in numbers); a Pareto front plot adds
 the problem's reference front (read from its cache: the runs computed it)."""
@@ -38,7 +39,7 @@ def _finish(fig, ax, title: str, path: Path, outside: bool = False) -> Path:
     return path
 
 
-def plot_gaps(board: pd.DataFrame, out: Path) -> Path | None:
+def plot_gaps(board: pd.DataFrame, out: Path, ext: str = "png") -> Path | None:
     if board.empty or "gap_pct" not in board or board.gap_pct.isna().all():
         return None
     b = board[board.gap_pct.notna()]
@@ -62,7 +63,7 @@ def plot_gaps(board: pd.DataFrame, out: Path) -> Path | None:
         ax.set_title(f"{prob}  (reference: {g.reference_kind.iloc[0]})", fontsize=8)
     axes[-1, 0].set_xlabel("gap to reference (%), mean over seeds with 95% bootstrap CI")
     fig.tight_layout()
-    path = out / "gaps.png"
+    path = out / f"gaps.{ext}"
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
@@ -72,7 +73,7 @@ def _column(g: pd.DataFrame, name: str) -> pd.Series:
     return g[name] if name in g else pd.Series(np.nan, index=g.index)
 
 
-def plot_anytime(df: pd.DataFrame, out: Path) -> list[Path]:
+def plot_anytime(df: pd.DataFrame, out: Path, ext: str = "png") -> list[Path]:
     """Per problem: each run's own estimates while it ran (lines: training or development data,
     as each solver logs them) and the engine's score of its answer at the end (a star per run).
     Single-objective problems with a reference show the gap to it in % on a symmetric log axis
@@ -137,7 +138,7 @@ def plot_anytime(df: pd.DataFrame, out: Path) -> list[Path]:
                  if multi else "the engine's score of each run's answer on the test scenarios")
         title = (f"{prob}\nlines: each run's own estimates while it ran (training / development data)\n"
                  f"stars: {stars}")
-        paths.append(_finish(fig, ax, title, out / f"anytime_{_slug(prob)}.png", outside=True))
+        paths.append(_finish(fig, ax, title, out / f"anytime_{_slug(prob)}.{ext}", outside=True))
     return paths
 
 
@@ -151,7 +152,7 @@ def _reference_front(problem: str):
     return (None, None) if ref.front is None else (np.asarray(ref.front, float), ref.kind)
 
 
-def plot_fronts(df: pd.DataFrame, out: Path) -> list[Path]:
+def plot_fronts(df: pd.DataFrame, out: Path, ext: str = "png") -> list[Path]:
     """Pareto fronts (first two objectives) of Pareto-set answers, from the raw outcomes, with the
     problem's reference front. Each solver has its own hollow marker, and a point's area grows
     with the number of runs' answers on it, so that coinciding answers stay visible."""
@@ -183,11 +184,11 @@ def plot_fronts(df: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
         title = f"{prob}\neach answer's mean on the test scenarios; marker area ~ answers on the point"
-        paths.append(_finish(fig, ax, title, out / f"front_{_slug(prob)}.png"))
+        paths.append(_finish(fig, ax, title, out / f"front_{_slug(prob)}.{ext}"))
     return paths
 
 
-def plot_cost_return(df: pd.DataFrame, out: Path) -> list[Path]:
+def plot_cost_return(df: pd.DataFrame, out: Path, ext: str = "png") -> list[Path]:
     """Constraint cost against the first objective, one point per answer, the budget drawn."""
     paths = []
     if "constraint_names" not in df:
@@ -206,7 +207,7 @@ def plot_cost_return(df: pd.DataFrame, out: Path) -> list[Path]:
             ax.axvline(thr, color="r", ls="--", label=f"budget {thr:g}")
         ax.set_xlabel(f"cost: {cname}")
         ax.set_ylabel(oname)
-        paths.append(_finish(fig, ax, prob, out / f"cost_return_{_slug(prob)}.png"))
+        paths.append(_finish(fig, ax, prob, out / f"cost_return_{_slug(prob)}.{ext}"))
     return paths
 
 

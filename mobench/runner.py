@@ -490,6 +490,13 @@ def _backend(backend: str, address: str | None, jobs: int):
                 client = Client(address, timeout=10)
             except (OSError, TimeoutError) as exc:
                 raise MobenchError(f"--address {address}: could not connect to a Dask scheduler ({exc})") from None
+            # each run is a child process of a worker, which a daemonic worker process may not start
+            daemonic = client.run(lambda: __import__("multiprocessing").current_process().daemon)
+            if any(daemonic.values()):
+                client.close()
+                raise MobenchError(f"--address {address}: the Dask workers run as daemonic processes, which cannot "
+                                   "start the runs' child processes; start them with "
+                                   "DASK_DISTRIBUTED__WORKER__DAEMON=False dask worker ...")
             return "dask", client.close
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                dashboard_address=None)
