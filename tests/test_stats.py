@@ -12,6 +12,9 @@ def test_iqm_matches_scipy_and_hand_value():
     rng = np.random.default_rng(0)
     y = rng.normal(size=101)
     assert iqm(y) == pytest.approx(sps.trim_mean(y, 0.25))
+    for n in range(1, 21):  # every cut size, ties included
+        z = np.round(rng.normal(size=n), 1)
+        assert iqm(z) == pytest.approx(sps.trim_mean(z, 0.25), abs=1e-12)
 
 
 def test_bootstrap_ci_brackets_mean_and_is_deterministic():
