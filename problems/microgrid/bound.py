@@ -23,7 +23,9 @@ import numpy as np
 
 from .plant import COOLDOWN, RUNNING, WARMUP, Plant
 
-MIP_SETTINGS = dict(mip_rel_gap=1e-2, mip_max_nodes=1, threads=1, random_seed=0)
+# no ``threads`` option: HiGHS refuses to run (status "Not Set") when a process's earlier HiGHS
+# call started its scheduler with another thread count
+MIP_SETTINGS = dict(mip_rel_gap=1e-2, mip_max_nodes=1, random_seed=0)
 
 
 class _Model:
@@ -71,7 +73,9 @@ class _Model:
         for k, v in settings.items():
             h.setOptionValue(k, v)
         h.passModel(lp)
-        h.run()
+        if h.run() == highspy.HighsStatus.kError:
+            raise RuntimeError(f"HiGHS could not solve the fuel-bound MIP (settings {settings}); see its log with "
+                               "output_flag=True")
         info = h.getInfo()
         status = h.modelStatusToString(h.getModelStatus())
         sol = np.asarray(h.getSolution().col_value) if info.primal_solution_status else None
