@@ -55,6 +55,24 @@ def _quiet_highs() -> "highspy.Highs":
     return h
 
 
+def merge_cut(alphas: np.ndarray, betas: np.ndarray, alpha: float, beta) -> tuple[np.ndarray, np.ndarray, str]:
+    """Cut set (alphas [K], betas [K, R]) with theta >= alpha + beta . v added: a cut with the
+    slope of a kept one (to 1e-9 relative) replaces it when its alpha is larger and is dropped
+    otherwise, so that no two cuts are parallel (as ``StageLP.add_cut``). -> (alphas, betas,
+    "added" | "raised" | "none")."""
+    beta = np.asarray(beta, float)
+    if len(alphas):
+        same = np.abs(betas - beta).max(axis=1) <= 1e-9 * (1.0 + np.abs(beta).max())
+        if same.any():
+            i = int(np.flatnonzero(same)[0])
+            if alpha <= alphas[i]:
+                return alphas, betas, "none"
+            alphas = alphas.copy()
+            alphas[i] = alpha
+            return alphas, betas, "raised"
+    return np.append(alphas, float(alpha)), np.vstack([betas, beta]), "added"
+
+
 class StageLP:
     def __init__(self, system: System, penalty: float | None = None):
         if system.model not in ("copper", "dc"):

@@ -27,7 +27,7 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
-from .stage_lp import target_penalty
+from .stage_lp import merge_cut, target_penalty
 from .system import System
 
 
@@ -223,19 +223,10 @@ class StageSOC:
     def add_cut(self, alpha: float, beta: np.ndarray) -> bool:
         """theta >= alpha + beta . v_out; a cut parallel to a kept one replaces it when larger
         (as ``StageLP.add_cut``). The model is rebuilt at the next solve."""
-        beta = np.asarray(beta, float)
-        if len(self.cut_alpha):
-            same = np.abs(self.cut_beta - beta).max(axis=1) <= 1e-9 * (1.0 + np.abs(beta).max())
-            if same.any():
-                i = int(np.flatnonzero(same)[0])
-                if alpha > self.cut_alpha[i]:
-                    self.cut_alpha[i] = alpha
-                    self._models = {}
-                return False
-        self.cut_alpha = np.append(self.cut_alpha, float(alpha))
-        self.cut_beta = np.vstack([self.cut_beta, beta])
-        self._models = {}
-        return True
+        self.cut_alpha, self.cut_beta, what = merge_cut(self.cut_alpha, self.cut_beta, alpha, beta)
+        if what != "none":
+            self._models = {}
+        return what == "added"
 
     @property
     def cuts(self):
