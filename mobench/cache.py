@@ -30,6 +30,34 @@ def cached_json(family: str, name: str, compute: Callable[[], dict]) -> dict:
     return out
 
 
+def cached_tensors(family: str, name: str, compute: Callable[[], dict]) -> dict:
+    """The dict of tensors stored under ``family/name.pt``, or ``compute()`` written there
+    atomically (a torn or unreadable file is recomputed). Loaded with ``weights_only``: tensors,
+    numbers and strings only."""
+    import torch
+    f = cache_dir(family) / f"{name}.pt"
+    try:
+        return torch.load(f, weights_only=True)
+    except Exception:  # absent, torn, from another torch (its unpickler raises many kinds)
+        pass
+    out = compute()
+    f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_suffix(f".{os.getpid()}.tmp")
+    torch.save(out, tmp)
+    tmp.replace(f)
+    return out
+
+
+def source_digest(*modules) -> str:
+    """A fingerprint of the source files of ``modules``: a cache key that changes whenever the
+    code that computed the cached values does."""
+    import hashlib
+    h = hashlib.sha256()
+    for m in modules:
+        h.update(Path(m.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def peek_json(family: str, name: str) -> dict | None:
     """The JSON stored under ``family/name.json`` if it is there and readable, else None
     (never computes)."""

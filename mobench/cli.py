@@ -159,7 +159,9 @@ def _check_run_args(args):
 
 
 def _cmd_run(args):
-    from .leaderboard import format_board, leaderboard
+    if args.backend == "loky" and args.jobs == 1 and not args.dry_run:
+        from . import forkserver  # the runs' forkserver imports torch while this process does
+        forkserver.start()
     from .runner import run
     _check_run_args(args)
     skipped = [] if args.skip_unfit else None
@@ -185,6 +187,7 @@ def _cmd_run(args):
     if n_bad:
         print("  (`mobench failures` shows their errors; the same command makes them again)")
     if not args.quiet:
+        from .leaderboard import format_board, leaderboard
         print(format_board(leaderboard(args.store)))
     return 1 if n_bad else 0
 

@@ -3,6 +3,7 @@ every per-instance solution, and computes objectives, constraint measures, regre
 metrics. Solvers never score themselves; users score their own answers with ``evaluate``."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from . import sampling
 from .errors import InvalidSolution
 from .problem import Problem
 from .solver import Outcome
@@ -41,7 +43,9 @@ def rollout(sim, policy, scenarios, device="cpu", seed=None):
         state = sim.enumerate(device, horizon=scenarios.horizon)
     else:
         gen = torch.Generator().manual_seed(scenarios.seed if seed is None else seed)
-        state = sim.reset(scenarios.n, gen, device, horizon=scenarios.horizon)
+        # the fixed test paths: drawn once, then read from the cache (mobench.sampling)
+        with sampling.cached_draws() if seed is None else contextlib.nullcontext():
+            state = sim.reset(scenarios.n, gen, device, horizon=scenarios.horizon)
     acc_r = torch.zeros(scenarios.n, sim.n_obj, dtype=torch.float64, device=device)
     acc_c = torch.zeros(scenarios.n, sim.n_con, dtype=torch.float64, device=device)
     for t in range(scenarios.horizon):

@@ -32,7 +32,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import platform
 import re
@@ -46,11 +45,13 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from . import forkserver
 from .errors import InvalidParameter, MobenchError, UnsupportedPairing
 from .registry import format_target, load_all, make, make_solver, parse_target, solver_entry
 from .solver import Budget, Checkpoint, Clock, Log
 from .store import (claim_run, default_store, finished_run_ids, has_finished, raw_table, release_claim,
                     write_run)
+from .store import preload as store_preload
 
 TIME_SLACK = 0.10      # fraction of the seconds budget a solver may overrun before it is killed
 TIME_MARGIN = 15.0     # plus this many seconds (process start, imports); $MOBENCH_TIME_MARGIN overrides
@@ -347,21 +348,6 @@ def _solve_and_score(conn, spec: RunSpec, store: str, kept: KeptWarnings):
         conn.close()
 
 
-_CTX = None
-
-
-def _context():
-    global _CTX
-    if mp.get_start_method(allow_none=True) not in (None, "fork", "spawn", "forkserver"):
-        # inside a loky worker the default start method is 'loky', which a forkserver child
-        # cannot re-create when it prepares itself; the runner's children use plain forkserver
-        mp.set_start_method("forkserver", force=True)
-    if _CTX is None:
-        _CTX = mp.get_context("forkserver")
-        _CTX.set_forkserver_preload(["mobench.runner", "mobench.evaluate", "torch"])
-    return _CTX
-
-
 def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
     """Claim one spec, run it in a child process with its time limit, store it, return its
     record; a run that another runner holds (or has stored meanwhile) is left to it: its record
@@ -385,7 +371,7 @@ def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
 
 
 def _execute(spec: RunSpec, store: str) -> dict:
-    ctx = _context()
+    ctx = forkserver.context()
     parent, child = ctx.Pipe(duplex=False)
     lifeline, lifeline_w = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, lifeline, spec, store), daemon=False)
@@ -393,6 +379,7 @@ def _execute(spec: RunSpec, store: str) -> dict:
     proc.start()
     child.close()
     lifeline.close()
+    store_preload()  # pandas and pyarrow import here while the child computes
     status, payload = "failed", {"error": "child process ended without a result", "traceback": ""}
     solve_s, used = None, spec.device
     try:

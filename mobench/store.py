@@ -22,12 +22,17 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 META_KEY = b"mobench"
 CLAIM_MARGIN = 300.0  # seconds past a claim's own limit before a runner on another host takes it over
+
+
+def preload() -> None:
+    """Import what writing and reading runs needs (pandas, pyarrow: about a second), e.g. while
+    a run's child process computes; each function below imports them on first use otherwise,
+    so that a command that touches no store pays nothing."""
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
 
 
 def default_store() -> Path:
@@ -52,6 +57,7 @@ def _jsonable(x):
 
 def raw_table(objectives, costs, feasible, obj_names, con_names) -> pa.Table:
     """[answers, scenarios, k] arrays -> long table (answer, scenario, obj:*, cost:*, feasible)."""
+    import pyarrow as pa
     objectives = np.asarray(objectives, float)
     A, S = objectives.shape[:2]
     cols = {"answer": np.repeat(np.arange(A), S).astype(np.int32),
@@ -67,6 +73,8 @@ def raw_table(objectives, costs, feasible, obj_names, con_names) -> pa.Table:
 
 def write_run(store: Path | str, record: dict, table: pa.Table | None = None) -> Path:
     """Write one run atomically; returns the final path. Never replaces an existing file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     table = table if table is not None else pa.table({"answer": pa.array([], pa.int32())})
@@ -84,6 +92,7 @@ def write_run(store: Path | str, record: dict, table: pa.Table | None = None) ->
 
 
 def read_record(path: Path | str) -> dict:
+    import pyarrow.parquet as pq
     meta = pq.read_schema(path).metadata or {}
     if META_KEY not in meta:
         raise ValueError("no mobench record in the file's metadata")
@@ -93,6 +102,7 @@ def read_record(path: Path | str) -> dict:
 
 
 def read_raw(path: Path | str) -> pd.DataFrame:
+    import pyarrow.parquet as pq
     return pq.read_table(path).to_pandas()
 
 
@@ -141,6 +151,7 @@ def has_finished(store: Path | str, run_id: str) -> bool:
 
 def finished_run_ids(store: Path | str) -> set[str]:
     """Run ids with a readable successful file (what resume skips)."""
+    import pyarrow.parquet as pq
     done = set()
     for p in iter_files(store):
         if ".ok." not in p.name:
@@ -155,6 +166,7 @@ def finished_run_ids(store: Path | str) -> set[str]:
 
 def records_frame(store: Path | str) -> pd.DataFrame:
     """One row per run file: identity, status, provenance and the flattened summary."""
+    import pandas as pd
     rows = []
     for r in read_records(store):
         row = {k: v for k, v in r.items() if k not in ("summary", "curve", "provenance", "traceback")}
@@ -171,6 +183,7 @@ def current_files(df: pd.DataFrame) -> pd.DataFrame:
     """Of ``records_frame``'s rows, the one file that speaks for each run: its newest successful
     file (a run re-scored by ``mobench rescore`` has several), else, for a run that never
     succeeded, its newest failed or timed-out one."""
+    import pandas as pd
     if df.empty:
         return df
     ok = df[df.status == "ok"].drop_duplicates("run_id", keep="last")

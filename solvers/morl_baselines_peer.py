@@ -85,8 +85,22 @@ class MeanActionPolicy:
 
 
 def _action_space(problem):
-    env = problem.env()
-    return env.action_space, isinstance(env.action_space, gym.spaces.Discrete)
+    """(action space, discrete?), built once per problem (``supports`` is asked for every
+    problem by ``mobench list`` and the catalogue, and building an env costs tens of ms)."""
+    if problem.id not in _ACTION_SPACES:
+        space = problem.env().action_space
+        _ACTION_SPACES[problem.id] = space, isinstance(space, gym.spaces.Discrete)
+    return _ACTION_SPACES[problem.id]
+
+
+_ACTION_SPACES: dict = {}
+
+
+def _discrete(problem) -> bool:
+    """Whether the actions are Discrete: what the problem says (``discrete_actions``), else
+    what its env's action space is."""
+    said = getattr(problem, "discrete_actions", None)
+    return _action_space(problem)[1] if said is None else bool(said)
 
 
 class MBGPILS(Solver):
@@ -104,7 +118,7 @@ class MBGPILS(Solver):
     def supports(self, problem):
         if problem.spec.answer != "pareto-policies" or "mogym" not in problem.spec.tags:
             return "MO-Gymnasium tasks (Pareto-policy problems with a Gymnasium view)"
-        if not _action_space(problem)[1]:
+        if not _discrete(problem):
             return "discrete actions only (GPI-LS)"
         return _missing()
 
@@ -145,7 +159,7 @@ class MBPGMORL(Solver):
     def supports(self, problem):
         if problem.spec.answer != "pareto-policies" or "mogym" not in problem.spec.tags:
             return "MO-Gymnasium tasks (Pareto-policy problems with a Gymnasium view)"
-        if _action_space(problem)[1]:
+        if _discrete(problem):
             return "continuous actions only (morl-baselines' PGMORL)"
         return _missing()
 

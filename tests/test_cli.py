@@ -250,3 +250,34 @@ def test_check_answers_quickly_on_a_cold_cache_and_full_checks_the_whole_referen
 def test_check_params_must_name_declared_parameters():
     with pytest.raises(ValueError, match="check_params names undeclared parameters"):
         mobench.register("testfam/bad-check-v0", object, params={"n": mobench.Param(1)}, check_params={"m": 2})
+
+
+def _imported_after(code: str) -> set[str]:
+    """Top-level packages a fresh interpreter has imported after running ``code``."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sys.modules))"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return set(out)
+
+
+def test_the_command_line_imports_what_a_command_needs_and_no_more():
+    """`import mobench.cli` imports neither torch nor pandas (a command imports what it needs);
+    registering every family and solver (what `mobench list` and each run do first) imports
+    neither scipy.stats, scipy.signal nor pandas (references, data loaders and the store
+    import them when they are used)."""
+    cli = _imported_after("import mobench.cli")
+    assert not {"torch", "pandas", "scipy"} & cli
+    registered = _imported_after("from mobench.registry import load_all\nload_all()")
+    assert "torch" in registered
+    assert not {"scipy.stats", "scipy.signal", "pandas", "pyarrow"} & registered
+
+
+def test_mobench_evaluate_is_the_function_after_its_submodule_is_imported():
+    import sys
+    import mobench
+    import mobench.evaluate  # noqa: F401 - the submodule, which the import system binds on the package
+    assert callable(mobench.evaluate) and mobench.evaluate is sys.modules["mobench.evaluate"].evaluate
+    assert mobench.make is not None and "make" in dir(mobench)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        mobench.nope

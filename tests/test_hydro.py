@@ -149,6 +149,9 @@ def test_data_and_checks(tmp_path, monkeypatch):
     with pytest.raises(HydroDataError, match=r"branches.csv names unknown buses \[77\]"):
         load_bolivia(network="dc")
     assert load_bolivia().n_res == 11  # the copper plate does not read the branches
+    (bad / "thermal_plants.csv").write_text((original / "thermal_plants.csv").read_text() + "99,X,1\n")
+    with pytest.raises(HydroDataError, match=r"thermal_plants.csv: row \d+ has 3 fields, the header 12"):
+        load_bolivia()
     monkeypatch.undo()
     net = load_bolivia(network="dc").network
     assert net.n_bus == 28 and len(net.br_x) == 31 and net.load.sum() == pytest.approx(482.53, abs=0.01)

@@ -81,6 +81,16 @@ def test_resource_gathering_front_is_exact_where_mo_gymnasiums_is_not():
         assert total - hypervolume(np.delete(front, i, 0), p.spec.hv_ref_point, senses) < 0.1 * total
 
 
+@pytest.mark.parametrize("task", ["deep-sea-treasure", "fruit-tree", "resource-gathering", "minecart",
+                                  "mo-hopper-2obj", "mo-halfcheetah"])
+def test_discrete_actions_says_what_the_env_has(task):
+    """``discrete_actions`` (read by the catalogue instead of building the env) matches the
+    env's action space."""
+    import gymnasium as gym
+    problem = mobench.make(f"mogym/{task}-v0")
+    assert problem.discrete_actions == isinstance(problem.env().action_space, gym.spaces.Discrete)
+
+
 def test_discount_is_validated():
     from mobench.spec import TestScenarios
     for bad in (dict(discount=0.0), dict(discount=1.5), dict(discount=0.9, aggregate="mean")):

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ...errors import MobenchError
 
@@ -119,11 +118,49 @@ class System:
         return System(**{**self.__dict__, "network": replace(self.network, model=model)})
 
 
-def _read(name: str) -> pd.DataFrame:
+class _Table:
+    """A CSV file's columns as numpy arrays: integers, or floats, where every non-empty value
+    parses as one (an empty value is NaN), else strings. The hydro data are seven small files;
+    the csv module reads them without importing pandas (half a second that ``mobench list``,
+    which builds every problem, would pay)."""
+
+    def __init__(self, columns: dict[str, np.ndarray]):
+        self.cols = columns
+        self.columns = list(columns)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self.cols[key]
+        return _Table({k: v[key] for k, v in self.cols.items()})  # a row mask or index
+
+    def __len__(self) -> int:
+        return len(next(iter(self.cols.values()))) if self.cols else 0
+
+
+def _column(values: list[str]) -> np.ndarray:
+    for kind in (int, float):
+        try:
+            return np.array([kind(v) if v.strip() else np.nan for v in values])
+        except ValueError:
+            continue
+    return np.array(values, dtype=str)
+
+
+def _read(name: str) -> _Table:
+    import csv
     try:
-        return pd.read_csv(DATA / name)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        with open(DATA / name, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, csv.Error, UnicodeDecodeError) as e:
         raise HydroDataError(f"cannot read {DATA / name}: {e}") from None
+    if not rows:
+        raise HydroDataError(f"cannot read {DATA / name}: the file is empty")
+    header, body = rows[0], [r for r in rows[1:] if r]
+    ragged = next((i for i, r in enumerate(body) if len(r) != len(header)), None)
+    if ragged is not None:
+        raise HydroDataError(f"cannot read {DATA / name}: row {ragged + 2} has {len(body[ragged])} fields, "
+                             f"the header {len(header)}")
+    return _Table({h: _column([r[j] for r in body]) for j, h in enumerate(header)})
 
 
 def load_bolivia(load_level: str = "training", network: str = "copper", stage: str = "monthly") -> System:
@@ -134,7 +171,8 @@ def load_bolivia(load_level: str = "training", network: str = "copper", stage: s
     as in the source, each at most its bus's active load. ``stage``: "monthly" (730 h) or
     "weekly" (168 h); the inflow rows (m3/s) are the same either way."""
     hydro, thermal, loads = _read("hydro_plants.csv"), _read("thermal_plants.csv"), _read("loads.csv")
-    params = _read("parameters.csv").set_index("key")["value"]
+    p = _read("parameters.csv")
+    params = dict(zip(p["key"], p["value"]))
     inflows = _read("inflows.csv")
     need = {"hydro_id", "max_volume_hm3", "min_volume_hm3", "max_turbine_flow_m3s",
             "production_factor_MW_per_m3s", "downstream_turbine", "downstream_spill", "name"}
@@ -162,18 +200,18 @@ def load_bolivia(load_level: str = "training", network: str = "copper", stage: s
         raise HydroDataError("inflows.csv: inflows must be finite and non-negative")
     col = {"training": "pd_pu_x0.6_training", "original": "pd_pu"}[load_level]
     base = float(params["baseMVA"])
-    vmax = hydro["max_volume_hm3"].to_numpy(float)
+    vmax = np.asarray(hydro["max_volume_hm3"], float)
     if network not in NETWORKS or stage not in STAGES:
         raise HydroDataError(f"network must be one of {list(NETWORKS)} and stage one of {list(STAGES)}; "
                              f"got network={network!r}, stage={stage!r}")
     net = _bolivia_network(hydro, thermal, loads, col, base, network) if network != "copper" else None
     hours = STAGES[stage]
     return System(
-        name=f"bolivia-{load_level}", vmax=vmax, vmin=hydro["min_volume_hm3"].to_numpy(float),
-        v0=INITIAL_FRACTION * vmax, qmax=hydro["max_turbine_flow_m3s"].to_numpy(float),
-        prod=hydro["production_factor_MW_per_m3s"].to_numpy(float),
+        name=f"bolivia-{load_level}", vmax=vmax, vmin=np.asarray(hydro["min_volume_hm3"], float),
+        v0=INITIAL_FRACTION * vmax, qmax=np.asarray(hydro["max_turbine_flow_m3s"], float),
+        prod=np.asarray(hydro["production_factor_MW_per_m3s"], float),
         down_turbine=link("downstream_turbine"), down_spill=link("downstream_spill"),
-        thermal_cost=thermal["cost_per_MWh"].to_numpy(float), thermal_pmax=thermal["pmax_MW"].to_numpy(float),
+        thermal_cost=np.asarray(thermal["cost_per_MWh"], float), thermal_pmax=np.asarray(thermal["pmax_MW"], float),
         demand=float(loads[col].sum() * base), deficit_cost=float(params["cost_deficit"]),
         hydro_cost=float(params["hydro_gen_cost"]) / base, inflows=arr, network=net,
         k=0.0036 * hours, hours=hours)
@@ -197,27 +235,27 @@ def _bolivia_network(hydro, thermal, loads, load_col: str, base: float, model: s
     if not plain.all():
         raise HydroDataError("branches.csv: the stage models take lines with tap 1, no phase shift and no "
                              f"shunt conductance; branches {list(branches['branch_id'][~plain])} have others")
-    x = branches["x_pu"].to_numpy(float)
+    x = np.asarray(branches["x_pu"], float)
     if (x <= 0).any():
         raise HydroDataError("branches.csv: reactances must be positive")
-    refs = np.flatnonzero(buses["bus_type"].to_numpy() == 3)
+    refs = np.flatnonzero(buses["bus_type"] == 3)
     if len(refs) != 1:
         raise HydroDataError(f"buses.csv: expected one reference bus (type 3), found {len(refs)}")
     load, qload = np.zeros(len(index)), np.zeros(len(index))
-    np.add.at(load, bus_index(loads["bus"], "loads.csv"), loads[load_col].to_numpy(float) * base)
+    np.add.at(load, bus_index(loads["bus"], "loads.csv"), np.asarray(loads[load_col], float) * base)
     qcol = load_col.replace("pd_", "qd_")
-    np.add.at(qload, bus_index(loads["bus"], "loads.csv"), loads[qcol].to_numpy(float) * base)
-    f = lambda c: branches[c].to_numpy(float)
+    np.add.at(qload, bus_index(loads["bus"], "loads.csv"), np.asarray(loads[qcol], float) * base)
+    f = lambda c: np.asarray(branches[c], float)
     return Network(
         n_bus=len(index), ref=int(refs[0]), load=load,
         hydro_bus=bus_index(hydro["bus"], "hydro_plants.csv"),
         thermal_bus=bus_index(thermal["bus"], "thermal_plants.csv"),
         br_from=bus_index(branches["from_bus"], "branches.csv"),
         br_to=bus_index(branches["to_bus"], "branches.csv"), br_x=x,
-        max_angle=np.minimum(branches["rate_a_pu"].to_numpy(float) * x, branches["angmax_rad"].to_numpy(float)),
+        max_angle=np.minimum(np.asarray(branches["rate_a_pu"], float) * x, np.asarray(branches["angmax_rad"], float)),
         base=base, model=model, br_r=f("r_pu"), br_b_fr=f("b_fr_pu"), br_b_to=f("b_to_pu"), rate=f("rate_a_pu"),
-        angmin=f("angmin_rad"), angmax=f("angmax_rad"), vmin=buses["vmin_pu"].to_numpy(float),
-        vmax=buses["vmax_pu"].to_numpy(float), qload=qload)
+        angmin=f("angmin_rad"), angmax=f("angmax_rad"), vmin=np.asarray(buses["vmin_pu"], float),
+        vmax=np.asarray(buses["vmax_pu"], float), qload=qload)
 
 
 def synthetic(reservoirs: int, thermals: int, stages: int, scenarios: int, seed: int) -> System:

@@ -85,6 +85,9 @@ class SingleStore(Problem):
         return InventorySim(self.L, self.p, self.h, self.lost_sales, self.demand, self.mean,
                             self.std, Q_MAX, ENV_HORIZON)
 
+    def reference_kind(self) -> str:
+        return "optimal"  # both references are exact; the catalogue need not compute them
+
 
 class Backlogged(SingleStore):
     lost_sales, demand, mean, std = False, "normal", 5.0, 1.6
@@ -123,6 +126,9 @@ class BackloggedTwoObjective(Problem):
 
     def sim(self) -> InventorySim:
         return InventorySim(self.L, 1.0, 1.0, False, "normal", self.mean, self.std, Q_MAX, ENV_HORIZON, split=True)
+
+    def reference_kind(self) -> str:
+        return "optimal"  # without tracing the front (the catalogue asks every problem)
 
     def reference(self) -> Reference:
         from .reference import base_stock_tradeoff

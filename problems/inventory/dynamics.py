@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ... import sampling
 from ...problem import BatchedSim
 
 
@@ -40,10 +41,9 @@ class InventorySim(BatchedSim):
 
     def sample_demand(self, batch: int, periods: int, generator: torch.Generator) -> torch.Tensor:
         if self.demand == "poisson":
-            return torch.poisson(torch.full((batch, periods), self.mean), generator=generator)
+            return sampling.poisson(self.mean, (batch, periods), generator)
         if self.demand == "normal":
-            d = torch.normal(self.mean, self.std, (batch, periods), generator=generator)
-            return d.clamp_min(0.0)
+            return sampling.normal(self.mean, self.std, (batch, periods), generator).clamp_min(0.0)
         raise ValueError(f"unknown demand distribution {self.demand!r}")
 
     def reset(self, batch, generator, device="cpu", horizon=None):

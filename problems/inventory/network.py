@@ -26,6 +26,8 @@ and period, as the source reports it, so that networks of different sizes compar
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,8 +117,15 @@ class NormalDemand(Demand):
         corr = torch.full((S, S), float(rho), dtype=torch.float64)
         corr.fill_diagonal_(1.0)
         cov = corr * torch.outer(self.std.double(), self.std.double())
-        self.chol = torch.linalg.cholesky(cov).float() if S > 1 else self.std.reshape(1, 1)
+        self._cov = cov
         self.clip = bool(clip)
+
+    @functools.cached_property
+    def chol(self) -> torch.Tensor:
+        """Cholesky factor of the covariance, on first draw (``mobench list`` builds every
+        problem's simulator to see which solvers fit, and draws nothing)."""
+        S = len(self.mean)
+        return torch.linalg.cholesky(self._cov).float() if S > 1 else self.std.reshape(1, 1)
 
     def draw(self, batch, periods, generator, extra=0):
         z = torch.randn((batch, periods + extra, len(self.mean)), generator=generator)

@@ -12,13 +12,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import optimize, signal, stats
 
 
 @lru_cache(maxsize=64)
 def clipped_normal_pmf(mean: float, std: float, delta: float) -> np.ndarray:
     """Normal(mean, std) clipped at 0, discretised on the grid k x delta (midpoint cells; the
     mass below delta/2, the clipped atom included, at 0); the tail beyond mean + 10 std dropped."""
+    from scipy import stats  # here, not at import: scipy costs a second to import
     k = np.arange(0, int(np.ceil((mean + 10 * std) / delta)) + 1)
     hi = stats.norm.cdf((k * delta + delta / 2 - mean) / std)
     lo = stats.norm.cdf((k * delta - delta / 2 - mean) / std)
@@ -34,6 +34,7 @@ def _power_of(mean: float, std: float, delta: float, n: int) -> np.ndarray:
 
 def _power(pmf: np.ndarray, n: int) -> np.ndarray:
     """pmf of the sum of n i.i.d. copies (n = 0: the point mass at 0)."""
+    from scipy import signal  # here, not at import: scipy costs a second to import
     out = np.ones(1)
     for _ in range(n):
         out = np.clip(signal.fftconvolve(out, pmf), 0.0, None)
@@ -58,6 +59,7 @@ def clark_scarf(lead, h, p: float, mean: float, std: float, delta: float = 0.01)
     k, upstream first (the store last); ``p``: backlog cost per unit and period; per-period
     demand Normal(mean, std) clipped at 0 (grid ``delta``). Returns the echelon levels
     (upstream first), the optimal long-run average cost per period, and the recursion's grid."""
+    from scipy import signal  # here, not at import: scipy costs a second to import
     lead, h = [int(x) for x in lead], [float(x) for x in h]
     J = len(lead)
     he = [h[0]] + [h[k] - h[k - 1] for k in range(1, J)]
@@ -112,6 +114,7 @@ def echelon_cost_2stage(S_up: float, S_store, lead, h, p: float, mean: float, st
 
 def newsvendor_cost(mean, std, h, p) -> np.ndarray:
     """min_y E[h (y - D)^+ + p (D - y)^+] for D ~ Normal(mean, std) clipped at 0 (vectorised)."""
+    from scipy import stats  # here, not at import: scipy costs a second to import
     mean, std, h, p = (np.asarray(a, float) for a in (mean, std, h, p))
     z0 = -mean / std
     q = p / (p + h)
@@ -138,6 +141,7 @@ def transshipment_bound(mean, cov, h: float, p: float, lead_store: int, lead_cen
 
     phi(Y): the least expected store cost of splitting Y over the stores' positions, with
     D_i over lead_store + 1 periods; the bound is min_X E[phi(X - D_total over lead_centre)]."""
+    from scipy import optimize, stats  # here, not at import: scipy costs a second to import
     mean = np.asarray(mean, float)
     cov = np.asarray(cov, float)
     S = len(mean)

@@ -17,7 +17,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import signal, stats
 
 from ...cache import cached_json
 
@@ -36,6 +35,7 @@ def base_stock_tradeoff(L: int, mean: float = 5.0, std: float = 1.6, delta: floa
     """For every base-stock level S on a grid of ``delta``: (S, E[units held], E[units
     backlogged]) per period, i.e. E[(S - X)^+] and E[(X - S)^+] with X the demand over L + 1
     periods (clipped-Normal periods, numerical convolution)."""
+    from scipy import signal, stats  # here, not at import: scipy.signal/stats cost a second to import
     hi = mean + 10 * std
     k = np.arange(0, int(np.ceil(hi / delta)) + 1)
     edges_hi = stats.norm.cdf((k * delta + delta / 2 - mean) / std)
@@ -59,6 +59,7 @@ def base_stock_tradeoff(L: int, mean: float = 5.0, std: float = 1.6, delta: floa
 
 
 def _poisson_pmf(rate: float, tail: float = 1e-12) -> np.ndarray:
+    from scipy import stats  # here, not at import: scipy.signal/stats cost a second to import
     dmax = int(stats.poisson.isf(tail, rate)) + 1
     pmf = stats.poisson.pmf(np.arange(dmax + 1), rate)
     pmf[-1] += stats.poisson.sf(dmax, rate)
@@ -75,6 +76,7 @@ def lost_sales_rvi(L: int, p: float, h: float, rate: float = 5.0, max_order: int
     proved interval ``lower``/``upper``), the greedy policy table, the grid bounds and the count
     of iterations.
     """
+    from scipy import stats  # here, not at import: scipy.signal/stats cost a second to import
     pmf = _poisson_pmf(rate)
     dmax = len(pmf) - 1
     # orders above the 1 - 1e-6 quantile of one period's demand are never optimal here (the

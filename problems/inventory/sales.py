@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import special, stats
 
 from ...errors import InvalidParameter
 from .network import Demand, days_to_christmas
@@ -101,6 +100,7 @@ def sales_bound(prod: dict, weeks: np.ndarray, h: float = 1.0, nodes: int = 40) 
     """Per product: the mean over ``weeks`` of the least expected period cost
     min_y E[h (y - D)^+ + p (D - y)^+] under the product's law of D in that week (integer y;
     the log-normal factor by Gauss-Hermite quadrature with ``nodes`` points). [products]"""
+    from scipy import special, stats  # here, not at import: scipy.stats costs a second to import
     x, w = np.polynomial.hermite_e.hermegauss(nodes)
     w = w / w.sum()
     K = len(prod["m"])

@@ -126,6 +126,17 @@ def _pack(name, t0, demand, wind) -> GridData:
 
 @lru_cache(maxsize=2)
 def synthetic(seed: int = SYNTHETIC["seed"]) -> GridData:
+    """The seeded synthetic year (``synthetic_series``), kept on disk under the reference cache:
+    generating it takes most of a second, which every run of the family would pay."""
+    import sys
+    from ...cache import cached_tensors, source_digest
+    key = hashlib.sha256(f"{seed}|{sorted(SYNTHETIC.items())}|{source_digest(sys.modules[__name__])}".encode())
+    got = cached_tensors("microgrid", f"synthetic-{key.hexdigest()[:16]}",
+                         lambda: dict(zip(("demand", "wind"), map(torch.as_tensor, synthetic_series(seed)))))
+    return _pack(f"synthetic-{seed}", datetime(SYNTHETIC["year"], 1, 1), got["demand"].numpy(), got["wind"].numpy())
+
+
+def synthetic_series(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The seeded synthetic year (2018 and the first day of 2019), one value per minute.
 
     Demand: a daily profile (night trough, morning and evening peaks), a seasonal factor
@@ -160,7 +171,7 @@ def synthetic(seed: int = SYNTHETIC["seed"]) -> GridData:
     curve = np.where(v < ci, 0.0, np.where(v < r, (v ** 3 - ci ** 3) / (r ** 3 - ci ** 3), np.where(v < co, 1.0, 0.0)))
     wind = limit_drop(WIND_SCALE_KW * curve, p["wind_drop"] * WIND_SCALE_KW)
     del hour
-    return _pack(f"synthetic-{seed}", datetime(p["year"], 1, 1), demand, wind)
+    return demand, wind
 
 
 def load_csv(path: str | Path) -> GridData:

@@ -66,18 +66,18 @@ class CostInfo(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
 TASKS = {
     "deep-sea-treasure": dict(env_id="deep-sea-treasure-v0", objectives=("treasure", "time"),
-                              ref_point=(0.0, -25.0), horizon=100, seed=7001, front="env"),
+                              ref_point=(0.0, -25.0), horizon=100, seed=7001, front="env", discrete=True),
     "fruit-tree": dict(env_id="fruit-tree-v0", objectives=("protein", "carbs", "fats", "vitamins", "minerals", "water"),
-                       ref_point=(0.0,) * 6, horizon=6, seed=7002, front="env"),
+                       ref_point=(0.0,) * 6, horizon=6, seed=7002, front="env", discrete=True),
     "resource-gathering": dict(env_id="resource-gathering-v0", objectives=("enemy", "gold", "gem"),
                                ref_point=(-1.0, -0.1, -0.1), horizon=100, seed=7003, discount=0.9,
-                               front="resource-gathering"),
+                               front="resource-gathering", discrete=True),
     "minecart": dict(env_id="minecart-v0", objectives=("ore1", "ore2", "fuel"),
-                     ref_point=(-1.0, -1.0, -200.0), horizon=1000, seed=7004, front=None),
+                     ref_point=(-1.0, -1.0, -200.0), horizon=1000, seed=7004, front=None, discrete=True),
     "mo-hopper-2obj": dict(env_id="mo-hopper-2obj-v5", objectives=("forward", "height"),
-                           ref_point=(0.0, 0.0), horizon=1000, seed=7005, front=None),
+                           ref_point=(0.0, 0.0), horizon=1000, seed=7005, front=None, discrete=False),
     "mo-halfcheetah": dict(env_id="mo-halfcheetah-v5", objectives=("forward", "energy"),
-                           ref_point=(0.0, -6000.0), horizon=1000, seed=7006, front=None),
+                           ref_point=(0.0, -6000.0), horizon=1000, seed=7006, front=None, discrete=False),
 }
 
 
@@ -100,6 +100,12 @@ class MOGymTask(Problem):
     def env(self) -> gym.Env:
         import mo_gymnasium as mog
         return CostInfo(mog.make(self.env_id))
+
+    @property
+    def discrete_actions(self) -> bool:
+        """Whether the actions are Discrete, without building the env (building minecart imports
+        scipy.stats, a second; the catalogue asks for every problem)."""
+        return TASKS[self.task]["discrete"]
 
     def reference_kind(self) -> str:
         return "none" if TASKS[self.task]["front"] is None else "optimal"

@@ -20,7 +20,6 @@ implemented sign; both give |u(1, t)| of order D (see README.md).
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import solve_banded
 
 D = 5e-4
 PHI = 0.29
@@ -126,6 +125,7 @@ class FVSolver:
 
     def _stage(self, u_guess, rhs, alpha):
         """Solve M(u) - alpha (A u + b) = rhs (rhs already holds the known terms) by Newton."""
+        from scipy.linalg import solve_banded  # here: importing scipy.linalg costs 0.25 s
         B, n = u_guess.shape
         u = u_guess.copy()
         ab = np.zeros((3, B * n))

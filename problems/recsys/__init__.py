@@ -26,7 +26,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from ...cache import cached_json
+from ...cache import cached_json, cached_tensors, source_digest
 from ...errors import InvalidParameter
 from ...problem import BatchedSim, Problem, SimEnv
 from ...registry import Param, register, register_suite
@@ -35,7 +35,7 @@ from .data import NCIS_CAP, Log, MalformedLog, collect, ncis, ncis_per_session, 
 from .dynamics import OBS_HIST, TARGETS, Layout, ShortVideoSim, decode, ranker_statistics
 from .kuairand import KUAIRAND_LOG_COLUMNS, load_kuairand
 from .reference import TreePolicy, lp_size, ranker_values, solve_lp, LP_MAX_DECISIONS
-from .world import (AUX, CATEGORIES, HIST_FEATURES, INTERACTIONS, LATENT, RESPONSES, USER_FEATURES, VIDEO_FEATURES,
+from .world import (AUX, CALIBRATED, CATEGORIES, HIST_FEATURES, INTERACTIONS, LATENT, RESPONSES, USER_FEATURES, VIDEO_FEATURES,
                     WINDOW, Model, World, affinity, dissatisfaction, leave_probability, make_world, outcomes,
                     ranker_probs, respond)
 
@@ -62,16 +62,33 @@ class LoggedData(Protocol):
 
 @functools.lru_cache(maxsize=4)
 def cached_world(users: int, videos: int, seed: int) -> World:
-    return make_world(users, videos, seed)
+    """The seeded world, kept on disk under the reference cache (building it takes about half a
+    second, which every run of the family and ``mobench list`` would pay)."""
+    from . import world as world_module
+    from dataclasses import fields
+    key = hashlib.sha256(f"{users},{videos},{seed},{asdict(CALIBRATED)},"
+                         f"{source_digest(world_module)}".encode()).hexdigest()[:16]
+
+    def build():
+        w = make_world(users, videos, seed)
+        return {f.name: getattr(w, f.name) for f in fields(w) if isinstance(getattr(w, f.name), torch.Tensor)}
+
+    return World(seed=int(seed), model=CALIBRATED, **cached_tensors("recsys", f"world-{key}", build))
 
 
 class ShortVideoBase(Problem):
     def _world(self, users, videos, candidates, horizon, seed):
         if candidates > videos:
             raise InvalidParameter(f"{self.id}: candidates={candidates} exceeds videos={videos}")
-        self.world = cached_world(users, videos, seed)
+        self._world_args = (int(users), int(videos), int(seed))
         self.candidates, self.horizon, self.seed = int(candidates), int(horizon), int(seed)
         self.layout = Layout(self.candidates)
+
+    @property
+    def world(self) -> World:
+        """The simulated users and videos, built on first use (``mobench list`` makes every
+        problem and needs none of them)."""
+        return cached_world(*self._world_args)
 
     def world_key(self) -> str:
         w = self.world

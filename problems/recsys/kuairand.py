@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from .data import MalformedLog
 
 # Columns of log_standard_*_27k*.csv and log_random_*_27k.csv (KuaiRand README).
@@ -50,6 +48,7 @@ def load_kuairand(paths, top: int = 150, nrows: int | None = None) -> KuaiRandLo
     into episodes over the ``top`` most logged videos. Rows are put in time order within each
     user (the paper relies on the file's order; KuaiRand's files are sorted so, and sorting
     makes the episodes independent of it)."""
+    import pandas as pd  # here, not at import: runs of the synthetic world never read a log
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not paths:
         raise MalformedLog("no KuaiRand log file given")
