@@ -35,9 +35,13 @@ class SpectralConv2d(nn.Module):
         H, W = x.shape[-2:]
         xf = torch.fft.rfft2(x)
         out = torch.zeros(x.shape[0], self.w_pos.shape[1], H, W // 2 + 1, dtype=xf.dtype, device=x.device)
-        m1, m2 = self.m1, self.m2
-        wp = torch.view_as_complex(self.w_pos.to(x.dtype).contiguous())
-        wn = torch.view_as_complex(self.w_neg.to(x.dtype).contiguous())
+        # on a grid too coarse for the layer's modes, the modes it has: at most H // 2 of each
+        # sign along the first axis (the two blocks must not overlap; a weight stays with its
+        # frequency) and W // 2 + 1 along the second; on the grids the layer was sized for,
+        # all of them
+        m1, m2 = min(self.m1, H // 2), min(self.m2, W // 2 + 1)
+        wp = torch.view_as_complex(self.w_pos[:, :, :m1, :m2].to(x.dtype).contiguous())
+        wn = torch.view_as_complex(self.w_neg[:, :, self.m1 - m1:, :m2].to(x.dtype).contiguous())
         out[:, :, :m1, :m2] = torch.einsum("bixy,ioxy->boxy", xf[:, :, :m1, :m2], wp)
         out[:, :, -m1:, :m2] = torch.einsum("bixy,ioxy->boxy", xf[:, :, -m1:, :m2], wn)
         return torch.fft.irfft2(out, s=(H, W))

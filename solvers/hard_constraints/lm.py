@@ -4,7 +4,9 @@ theorem (a ``torch.autograd.Function``).
 ``solve(fn, w0, *theta)`` minimises 0.5 ||fn(w, *theta)||^2 over w for P independent problems
 at once: ``w`` is [P, N], every ``theta`` has P leading rows, ``fn`` returns residuals [P, M]
 and must be composable with ``torch.func`` (vmap / jvp / grad); a ``jacobian`` attribute
-(w, *theta) -> (r, J) replaces the forward-mode Jacobian in the iteration. The iteration follows
+(w, *theta) -> (r, J) replaces the forward-mode Jacobian in the iteration, and ``hessian``
+(w, *theta) -> H [P, N, N] and ``gradient`` (w, *theta) -> J^T r [P, N] (differentiable in
+theta) replace the forward-over-reverse ones in the backward pass. The iteration follows
 optimistix's ``LevenbergMarquardt`` (the authors' solver): a trust-region step size s (x3.5 on
 a good step, x0.25 on a rejected one), damping 1/s on the identity, acceptance when the actual
 decrease is at least 1% of the Gauss-Newton prediction, and a Cauchy stopping test on the
@@ -26,6 +28,9 @@ from dataclasses import dataclass
 
 import torch
 from torch.func import grad, jvp, vjp, vmap
+
+
+_FLAT = 1e3 * torch.finfo(torch.float64).eps  # relative rounding level of 0.5 ||r||^2 (see lm_solve)
 
 
 @dataclass
@@ -69,8 +74,15 @@ def lm_solve(fn, w0, theta, opts: LMOptions):
             # difference of two sums of squares is all rounding, and it rejects every step
             pred = 0.5 * (Jd * (Jd + 2 * r)).sum(1)
             actual = 0.5 * ((r_e - r) * (r_e + r)).sum(1)
-            accept = (actual <= 0.01 * pred) & live
-            good = accept & (pred < 0) & (actual < 0.99 * pred)
+            # once the predicted decrease is at the rounding level of 0.5 ||r||^2 the two
+            # decreases are noise (every step would be rejected, the iterate stuck where
+            # |J^T r| ~ sqrt(eps) |r|); there a step is accepted when it lowers |J^T r|,
+            # which is still computed accurately
+            flat = pred.abs() <= _FLAT * (r * r).sum(1)
+            g_e = torch.einsum("pmn,pm->pn", J_e, r_e).norm(dim=1)
+            g_y = torch.einsum("pmn,pm->pn", J, r).norm(dim=1)
+            accept = torch.where(flat, g_e < g_y, actual <= 0.01 * pred) & live
+            good = accept & ~flat & (pred < 0) & (actual < 0.99 * pred)
             s = torch.where(good, 3.5 * s, torch.where(accept | ~live, s, 0.25 * s))
             small_step = ((y_eval - y).abs() / (opts.atol + opts.rtol * y_eval.abs())).amax(1) < 1
             small_change = ((r_e - r).abs() / (opts.atol + opts.rtol * r_e.abs())).amax(1) < 1
@@ -112,10 +124,12 @@ class _ImplicitLM(torch.autograd.Function):
         w, *theta = ctx.saved_tensors
         fn = ctx.fn
         theta = [t.detach() for t in theta]
-        H = hessian(fn, w, theta)
+        H = fn.hessian(w, *theta) if hasattr(fn, "hessian") else hessian(fn, w, theta)
         lam = torch.linalg.solve(H, g_w.unsqueeze(-1)).squeeze(-1)
 
         def optimality(*th):
+            if hasattr(fn, "gradient"):
+                return fn.gradient(w, *th)
             return grad(lambda y: 0.5 * (fn(y, *th) ** 2).sum())(w)
         _, pull = vjp(optimality, *theta)
         grads = pull(-lam)
