@@ -443,3 +443,17 @@ def test_ns_numerical_solver_through_the_engine():
     out = mobench.make_solver("numerical").solve(p, mobench.Clock(mobench.Budget(seconds=60)), 0, None)
     ev = mobench.evaluate(p, out.solutions)
     assert ev.summary["obj:rel_l2"] < 1e-6 and ev.feasible.all()
+
+
+def test_ns_shipped_model_loads_and_scores():
+    """The shipped Navier-Stokes PI-HC-MoE model, through the solver, on 2 test instances of the
+    default grid: fields of the right shape and a relative L2 error below 0.5 (its development
+    error is stated in solvers/data/README.md; the leaderboard has the full figures)."""
+    from mobench.solver import Budget, Clock
+    p = mobench.make("pde/navier-stokes-2d-v0", count=2)
+    solver = mobench.make_solver("pi-hc-moe", lm_steps=20)
+    out = solver.solve(p, Clock(Budget(steps=1, seconds=300)), 0, lambda *a, **k: None)
+    ev = mobench.evaluate(p, out)
+    assert out.info["model"]["target"].startswith("pde/navier-stokes-2d-v0")
+    assert np.asarray(out.solutions[0]).shape == np.asarray(p.reference_fields())[0].shape
+    assert float(ev.objectives[0, :, 0].mean()) < 0.5
