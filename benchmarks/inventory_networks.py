@@ -2,7 +2,7 @@
 through the runner and read back from the store; the issue's targets; and the batched
 simulator against the source's own simulator on the same work.
 
-    python benchmarks/inventory_networks.py [--store results/bench-inventory-networks]
+    python benchmarks/inventory_networks.py [--store results/stores/inventory-networks]
         [--seeds 3] [--jobs 2] [--suite paper-hdpo-networks] [--solvers hdpo,ppo,...]
         [--no-run] [--speed-only] [--paper-code /tmp/nic]
 
@@ -172,7 +172,7 @@ def report(store: str, problems: set[str]) -> None:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--store", default="results/bench-inventory-networks")
+    ap.add_argument("--store", default="results/stores/inventory-networks")
     ap.add_argument("--suite", default="paper-hdpo-networks")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)

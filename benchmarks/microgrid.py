@@ -2,7 +2,7 @@
 ten test days through the runner, read back from the store, and the speed targets, measured in
 this run; writes results/leaderboards/microgrid.md.
 
-    OMP_NUM_THREADS=1 python benchmarks/microgrid.py [--store results/bench-microgrid]
+    OMP_NUM_THREADS=1 python benchmarks/microgrid.py [--store results/stores/microgrid]
         [--seeds 3] [--jobs 2] [--out results/leaderboards/microgrid.md] [--no-runs] [--no-speed]
 
 The learners (`sac-scu`, `sac`, `ppo-lagrangian` through `mg-wrap`) run with ``--seeds`` seeds,
@@ -193,7 +193,7 @@ def speed() -> list[str]:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--store", default="results/bench-microgrid")
+    ap.add_argument("--store", default="results/stores/microgrid")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="results/leaderboards/microgrid.md")

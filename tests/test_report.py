@@ -203,3 +203,22 @@ def test_site_in_a_real_browser_sorts_tables_and_shows_every_image(site, tmp_pat
             page.screenshot(path=str(shots / "index-filtered.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_site_builds_from_the_committed_stores(tmp_path):
+    """The stores kept in the repository (results/stores/<family>) rebuild their leaderboards
+    and the site without running a solver: every store's problems are on the index, every run
+    says the commit it was made at, and none records a path of the machine it ran on."""
+    from mobench.store import read_records
+    stores = sorted(p for p in (Path(__file__).parents[1] / "results" / "stores").iterdir() if p.is_dir())
+    assert stores, "results/stores/ holds the stores behind the leaderboards"
+    index = build(stores, tmp_path / "site", jobs=1)
+    listed = {row[0] for row in _parse(index).tables["problems"]}
+    for store in stores:
+        records = read_records(store)
+        assert records, f"{store.name}: an empty store"
+        for r in records:
+            assert r["provenance"].get("git_commit"), f"{store.name}/{r['run_id']}: no commit recorded"
+            assert not any(isinstance(v, str) and v.startswith(("/home/", "/root/", "/work/", "/tmp/"))
+                           for k, v in r.items() if k != "path"), f"{store.name}/{r['run_id']}: a machine path"
+        assert {r["problem_id"] for r in records if r["status"] == "ok"} <= listed
