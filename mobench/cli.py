@@ -383,8 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="a static website of the store(s): leaderboards, figures, paper vs reproduced",
                        description="Write a static website (HTML with inline CSS/JS and SVG figures; no server, "
                                    "nothing fetched from the network) from one or more stores, read as one.")
-    p.add_argument("--store", action="append", metavar="DIR",
-                   help="a store folder; repeat to merge several (default $MOBENCH_STORE, else results/runs)")
+    p.add_argument("--store", action="extend", nargs="+", metavar="DIR",
+                   help="store folders, read as one (`--store results/stores/*`, or repeat the option; "
+                        "default $MOBENCH_STORE, else results/runs)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder for the site (new, empty, or a site this command wrote: it is replaced)")
     p.add_argument("--published", metavar="DIR",

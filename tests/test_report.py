@@ -221,4 +221,4 @@ def test_site_builds_from_the_committed_stores(tmp_path):
             assert r["provenance"].get("git_commit"), f"{store.name}/{r['run_id']}: no commit recorded"
             assert not any(isinstance(v, str) and v.startswith(("/home/", "/root/", "/work/", "/tmp/"))
                            for k, v in r.items() if k != "path"), f"{store.name}/{r['run_id']}: a machine path"
-        assert {r["problem_id"] for r in records if r["status"] == "ok"} <= listed
+        assert {r["problem"] for r in records if r["status"] == "ok"} <= listed
