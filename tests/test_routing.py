@@ -285,6 +285,24 @@ def test_cvrplib_optimal_solutions_score_exactly_their_published_cost(name):
     assert mobench.make("routing/cvrp-v0:N=20,count=8").key == "routing/cvrp-v0:N=20,count=8"
 
 
+@pytest.mark.parametrize("name", ["X-n101-k25", "X-n106-k14"])
+def test_cvrplib_x_best_known_solutions_score_exactly_their_stated_cost(name):
+    """The shipped X instances (Uchoa et al.): the best-known routes of the shipped .sol, scored
+    by the engine under the EUC_2D nint rule, give exactly the cost the file states, which is
+    the reference (kind best-known: the files state no optimum)."""
+    from mobench.problems.routing import CVRPLIB_BEST_KNOWN, read_cvrplib_solution
+    problem = mobench.make("routing/cvrp-v0", instance=name)
+    routes, cost = read_cvrplib_solution(DATA / f"{name}.sol")
+    assert cost == CVRPLIB_BEST_KNOWN[name]
+    assert problem.reference_kind() == "best-known"
+    ev = mobench.evaluate(problem, [routes])
+    assert ev.summary["obj:length"] == cost and ev.summary["gap_pct"] == 0.0 and ev.summary["feasible"]
+    inst = problem.instances()[0]
+    assert inst.n == int(name.split("-")[1][1:]) - 1 and sum(len(r) for r in routes) == inst.n
+    with pytest.raises(InstanceFileError, match="'X-n999-k1' is neither a shipped CVRPLIB instance .*X-n101-k25.* nor a file"):
+        mobench.make("routing/cvrp-v0", instance="X-n999-k1")
+
+
 def _write_vrp(path, *, capacity="100", demand_section=True, big=False, name="TEST"):
     src = (DATA / "A-n32-k5.vrp").read_text().replace("NAME : A-n32-k5", f"NAME : {name}")
     if capacity is None:

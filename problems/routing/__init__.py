@@ -23,6 +23,7 @@ it PyVRP's iterated local search with the CVRP's iteration counts (``best-known`
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -33,8 +34,8 @@ from ...registry import Param, register, register_suite
 from ...spec import Objective, Reference, Spec
 from ...views import refine
 from .cvrp import CVRPBatch, CVRPEnv, PyVRPBudget, check_routes, pyvrp_routes, routes_length, solve_feasible
-from .instances import (CVRPLIB_OPTIMA, TSPLIB_OPTIMA, WEIGHT_UNITS, CVRPInstance, InstanceFileError,
-                        KnapsackInstance, OPInstance, TSPInstance, as_indices, cvrp_test_set, distance_matrix,
+from .instances import (CVRPLIB_BEST_KNOWN, CVRPLIB_OPTIMA, TSPLIB_OPTIMA, WEIGHT_UNITS, CVRPInstance,
+                        InstanceFileError, KnapsackInstance, OPInstance, TSPInstance, as_indices, cvrp_test_set, distance_matrix,
                         knapsack_test_set, load_cvrplib, load_tsplib, op_test_set, read_cvrplib,
                         read_cvrplib_solution, read_tsplib, tour_length, tsp_test_set)
 from .knapsack import KnapsackBatch, KnapsackEnv, check_items, knapsack_dp
@@ -186,7 +187,12 @@ class CVRP(Problem):
             self._instances = cvrp_test_set(N, test_set_size(N, count), _seed(N))
             what = f"CVRP, {len(self._instances)} instances of {N} customers, capacity {self._instances[0].capacity}"
         else:
-            inst = load_cvrplib(instance) if instance in CVRPLIB_OPTIMA else read_cvrplib(instance)
+            shipped = instance in CVRPLIB_OPTIMA or instance in CVRPLIB_BEST_KNOWN
+            if not shipped and not Path(instance).is_file():
+                raise InstanceFileError(f"instance {instance!r} is neither a shipped CVRPLIB instance ("
+                                        f"{', '.join(sorted(CVRPLIB_OPTIMA) + sorted(CVRPLIB_BEST_KNOWN))}) "
+                                        "nor a file")
+            inst = load_cvrplib(instance) if shipped else read_cvrplib(instance)
             self._instances = [inst]
             what = (f"CVRP, CVRPLIB instance {inst.name} ({inst.n} customers, capacity {inst.capacity}, "
                     f"EUC_2D distances)")
@@ -216,6 +222,8 @@ class CVRP(Problem):
         insts = self._instances
         if all(i.optimum is not None for i in insts):
             return Reference("optimal", value=[float(i.optimum) for i in insts], source=insts[0].source)
+        if all(i.best_known is not None for i in insts):
+            return Reference("best-known", value=[float(i.best_known) for i in insts], source=insts[0].source)
         its = pyvrp_reference_iterations(insts[0].n)
         h = hashlib.sha256(b"".join(i.coords.tobytes() + i.demand.tobytes() for i in insts)
                            + (b"" if insts[0].rounding == "none" else insts[0].rounding.encode()))
@@ -331,7 +339,8 @@ register("routing/cvrp-v0", CVRP, params={
     "N": Param(50, low=5, high=1000, doc="customers (capacity 30/40/50/80/100/250 for N = 20/50/100/200/500/1000)",
                in_key=_generated),
     "instance": Param("generated", doc="'generated' (the seeded test set), a shipped CVRPLIB name "
-                                       f"({', '.join(sorted(CVRPLIB_OPTIMA))}) or a path to a CVRPLIB EUC_2D file",
+                                       f"({', '.join(sorted(CVRPLIB_OPTIMA) + sorted(CVRPLIB_BEST_KNOWN))}) or a path to a "
+                                       "CVRPLIB EUC_2D file",
                       in_key=lambda values: not _generated(values)),  # generated sets keep their keys
     "count": COUNT},
     description="capacitated VRP as a BQ-MDP; per-instance routes scored against PyVRP's HGS",
@@ -344,7 +353,7 @@ __all__ = ["TSP", "Knapsack", "CVRP", "Orienteering", "TSPView", "CVRPView", "OP
            "check_op_tour", "check_items", "tsp_test_set", "cvrp_test_set", "op_test_set", "knapsack_test_set",
            "knapsack_dp", "lkh_tour", "pyvrp_routes", "pyvrp_op", "op_mip", "PyVRPBudget", "solve_feasible",
            "load_tsplib", "read_tsplib", "load_cvrplib", "read_cvrplib", "read_cvrplib_solution", "CVRPLIB_OPTIMA",
-           "InstanceFileError", "test_set_size"]
+           "CVRPLIB_BEST_KNOWN", "InstanceFileError", "test_set_size"]
 
 # The suite behind results/leaderboards/routing.md (`mobench run paper-bq-nco`; the benchmark
 # benchmarks/routing_bq_nco.py runs it and prints the tables): the shipped models, greedy on the

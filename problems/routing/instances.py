@@ -190,6 +190,7 @@ class CVRPInstance:
     name: str = ""
     optimum: float | None = None  # the library's optimal cost, when known
     source: str = ""
+    best_known: float | None = None  # the library's best-known cost, when no optimum is stated
 
     @property
     def n(self) -> int:
@@ -215,6 +216,10 @@ def cvrp_test_set(n: int, count: int, seed: int) -> list[CVRPInstance]:
 # Optimal costs of the shipped CVRPLIB instances (Augerat et al. set A; under the EUC_2D nint
 # rule, as the library states them).
 CVRPLIB_OPTIMA = {"A-n32-k5": 784, "A-n33-k5": 661}
+# Best-known costs of the shipped X instances (Uchoa et al. 2017), the cost of the best-known
+# solution shipped beside each (its `.sol`, CVRPLIB's): the files state no optimum, so the
+# reference is ``best-known``.
+CVRPLIB_BEST_KNOWN = {"X-n101-k25": 27591, "X-n106-k14": 26362}
 
 
 def _sections(path: Path) -> tuple[dict, dict[str, list[list[str]]]]:
@@ -319,12 +324,18 @@ def read_cvrplib_solution(path) -> tuple[list[list[int]], float | None]:
 
 
 def load_cvrplib(name: str) -> CVRPInstance:
+    """A shipped CVRPLIB instance by name: set A with its optimum, set X with its best-known cost."""
     path = DATA / f"{name}.vrp"
-    if not path.exists():
-        raise InstanceFileError(f"unknown CVRPLIB instance {name!r}; shipped: {sorted(CVRPLIB_OPTIMA)}")
+    if name not in CVRPLIB_OPTIMA and name not in CVRPLIB_BEST_KNOWN or not path.exists():
+        raise InstanceFileError(f"unknown CVRPLIB instance {name!r}; shipped: "
+                                f"{sorted(CVRPLIB_OPTIMA) + sorted(CVRPLIB_BEST_KNOWN)}")
     inst = read_cvrplib(path)
-    return CVRPInstance(inst.coords, inst.demand, inst.capacity, "euc2d", inst.name, CVRPLIB_OPTIMA[name],
-                        f"CVRPLIB set A (Augerat et al. 1995), optimal cost {CVRPLIB_OPTIMA[name]}")
+    if name in CVRPLIB_OPTIMA:
+        return CVRPInstance(inst.coords, inst.demand, inst.capacity, "euc2d", inst.name, CVRPLIB_OPTIMA[name],
+                            f"CVRPLIB set A (Augerat et al. 1995), optimal cost {CVRPLIB_OPTIMA[name]}")
+    return CVRPInstance(inst.coords, inst.demand, inst.capacity, "euc2d", inst.name, None,
+                        f"CVRPLIB set X (Uchoa et al. 2017), best-known cost {CVRPLIB_BEST_KNOWN[name]} "
+                        "(the shipped .sol)", best_known=CVRPLIB_BEST_KNOWN[name])
 
 
 # --- orienteering (OP) -------------------------------------------------------------------------
