@@ -1,6 +1,6 @@
 """HDPO's training step against the paper's, on the same network and batch, in one run.
 
-    python benchmarks/hdpo_step.py --paper-code /tmp/nic [--repeats 7] [--batch 8192] [--periods 50]
+    python benchmarks/hdpo_step.py --paper-code ../Neural_inventory_control [--repeats 7] [--batch 8192] [--periods 50]
 
 The setting of the HDPO paper's one-store lost-sales experiments (Alvo, Russo, Kanoria 2023;
 github.com/MatiasAlvo/Neural_inventory_control, its ``vanilla_one_store`` network and
@@ -19,16 +19,12 @@ The last row runs the network alone on the batch's observations (T forward passe
 backward, Adam): the work both steps share, which bounds what any simulator can gain.
 
 The paper's code is not a dependency and is not copied: pass a checkout of it
-(``git clone https://github.com/MatiasAlvo/Neural_inventory_control /tmp/nic``); its simulator
-needs torch, numpy, gymnasium and pyyaml, which this suite's venv has.
+(``paper_code.py`` says how to get one).
 """
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,19 +33,9 @@ from torch import nn
 import mobench
 from mobench.solvers.hdpo import MLPPolicy, _chunk_cost, _detach
 
+import paper_code
+
 L, P = 2, 9.0
-
-
-def their_modules(paper_code: str):
-    sys.path.insert(0, str(Path(paper_code).resolve()))
-    cwd = os.getcwd()
-    os.chdir(paper_code)          # its modules read files relative to their folder
-    try:
-        from environment import Simulator          # their code, run as is
-        from neural_networks import VanillaOneStore
-    finally:
-        os.chdir(cwd)
-    return Simulator, VanillaOneStore
 
 
 def main():
@@ -59,13 +45,11 @@ def main():
     ap.add_argument("--batch", type=int, default=8192)
     ap.add_argument("--periods", type=int, default=50)
     args = ap.parse_args()
-    if not args.paper_code or not (Path(args.paper_code) / "environment.py").is_file():
-        print(f"no checkout of the paper's code at {args.paper_code!r}: get one with\n"
-              "  git clone https://github.com/MatiasAlvo/Neural_inventory_control /tmp/nic\n"
-              "and pass --paper-code /tmp/nic")
+    if not paper_code.found(args.paper_code):
         return
     torch.set_num_threads(1)
-    Simulator, VanillaOneStore = their_modules(args.paper_code)
+    Simulator, VanillaOneStore = paper_code.imported(args.paper_code, "environment.Simulator",
+                                                     "neural_networks.VanillaOneStore")
     B, T = args.batch, args.periods
     prob = mobench.make(f"inventory/lost-sales-v0:L={L},p={P:g}")
     sim = prob.sim()

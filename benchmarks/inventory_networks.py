@@ -4,7 +4,7 @@ simulator against the source's own simulator on the same work.
 
     python benchmarks/inventory_networks.py [--store results/stores/inventory-networks]
         [--seeds 3] [--jobs 2] [--suite paper-hdpo-networks] [--solvers hdpo,ppo,...]
-        [--no-run] [--speed-only] [--paper-code /tmp/nic]
+        [--no-run] [--speed-only] [--paper-code ../Neural_inventory_control]
 
 Prints, per problem, the reference (value and kind) and each solver's mean cost and gap over
 seeds; then the targets: hdpo within 1% of the Clark-Scarf optimum on the serial system; on
@@ -23,10 +23,7 @@ section says how to get one: ``git clone https://github.com/MatiasAlvo/Neural_in
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,23 +34,16 @@ from mobench.leaderboard import leaderboard
 from mobench.registry import parse_target
 from mobench.runner import plan_suite, run
 
+import paper_code as paper_code_checkout
+
 HEURISTICS = ("echelon-base-stock", "capped-base-stock-per-store")
 
 
 def speed(paper_code: str | None, n: int = 50, B: int = 8192, T: int = 50, reps: int = 5) -> None:
     print(f"\n## Simulator speed: one warehouse, n = {n} stores, B = {B} paths, {T} periods, same policy")
-    if not paper_code or not (Path(paper_code) / "environment.py").is_file():
-        print(f"no checkout of the source's code at {paper_code!r}: get one with\n"
-              "  git clone https://github.com/MatiasAlvo/Neural_inventory_control /tmp/nic\n"
-              "and pass --paper-code /tmp/nic (the suite's venv has the packages its simulator imports)")
+    if not paper_code_checkout.found(paper_code):
         return
-    sys.path.insert(0, str(Path(paper_code).resolve()))
-    cwd = os.getcwd()
-    os.chdir(paper_code)      # its modules read files relative to their folder
-    try:
-        from environment import Simulator   # the source's simulator (their code, run as is)
-    finally:
-        os.chdir(cwd)
+    Simulator, = paper_code_checkout.imported(paper_code, "environment.Simulator")  # their code, run as is
     torch.set_num_threads(1)
     prob = mobench.make(f"inventory/one-warehouse-v0:n={n}")
     sim = prob.sim()

@@ -179,26 +179,35 @@ def load(path, lm_steps: int = 50) -> OperatorModel:
     return model
 
 
-def main():
+def train_cli(description: str, variants, target: str, steps: int, seconds: float, train_fn, save_fn,
+              one_thread: bool = False) -> None:
+    """The command line that trains and saves a shipped operator (this module's and ns_model's)."""
     import mobench
-    ap = argparse.ArgumentParser(description="train a diffusion-sorption operator (CPU)")
-    ap.add_argument("--variant", choices=sorted(VARIANTS), required=True)
-    ap.add_argument("--target", default="pde/diffusion-sorption-v0")
-    ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--seconds", type=float, default=900.0)
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--variant", choices=sorted(variants), required=True)
+    ap.add_argument("--target", default=target)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--seconds", type=float, default=seconds)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    if one_thread:
+        torch.set_num_threads(1)
     problem = mobench.make(a.target)
     t0 = time.time()
 
     def log(step, err, loss):
         print(f"step {step:5d}  {time.time() - t0:7.1f} s  loss {loss:.4f}  dev rel L2 {err:.4f}", flush=True)
-    model, info = train(problem, a.variant, a.steps, a.seconds, a.seed, log)
+    model, info = train_fn(problem, a.variant, a.steps, a.seconds, a.seed, log)
     meta = {"target": problem.key, "steps": info["steps"], "seconds": round(info["seconds"], 1), "seed": a.seed,
             "dev_rel_l2": info["dev_rel_l2"], "command": f"--variant {a.variant} --steps {a.steps} --seconds {a.seconds:g}"}
-    save(model, a.out, meta)
+    save_fn(model, a.out, meta)
     print(f"saved {a.out} ({Path(a.out).stat().st_size / 1e6:.2f} MB): {meta}")
+
+
+def main():
+    train_cli("train a diffusion-sorption operator (CPU)", VARIANTS, "pde/diffusion-sorption-v0", 4000, 900.0,
+              train, save)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,9 @@ on 8 development fields (seeds 8000-8999).
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -195,27 +193,9 @@ def load(path, lm_steps: int = 50) -> NSOperatorModel:
 
 
 def main():
-    import mobench
-    ap = argparse.ArgumentParser(description="train a Navier-Stokes operator (CPU)")
-    ap.add_argument("--variant", choices=sorted(NS_VARIANTS), required=True)
-    ap.add_argument("--target", default="pde/navier-stokes-2d-v0")
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--seconds", type=float, default=1200.0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", required=True)
-    a = ap.parse_args()
-    torch.set_num_threads(1)
-    problem = mobench.make(a.target)
-    t0 = time.time()
-
-    def log(step, err, loss):
-        print(f"step {step:5d}  {time.time() - t0:7.1f} s  loss {loss:.4f}  dev rel L2 {err:.4f}", flush=True)
-    model, info = train(problem, a.variant, a.steps, a.seconds, a.seed, log)
-    meta = {"target": problem.key, "steps": info["steps"], "seconds": round(info["seconds"], 1), "seed": a.seed,
-            "dev_rel_l2": info["dev_rel_l2"],
-            "command": f"--variant {a.variant} --steps {a.steps} --seconds {a.seconds:g}"}
-    save(model, a.out, meta)
-    print(f"saved {a.out} ({Path(a.out).stat().st_size / 1e6:.2f} MB): {meta}")
+    from .model import train_cli
+    train_cli("train a Navier-Stokes operator (CPU)", NS_VARIANTS, "pde/navier-stokes-2d-v0", 2000, 1200.0,
+              train, save, one_thread=True)
 
 
 if __name__ == "__main__":
