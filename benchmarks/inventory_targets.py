@@ -22,8 +22,10 @@ from mobench.leaderboard import leaderboard
 from mobench.registry import parse_target
 from mobench.runner import plan, run
 
-LOST = [f"inventory/lost-sales-v0:L={L},p={p}" for L in (1, 2, 3, 4) for p in (4, 9)]
-BACK = [f"inventory/backlogged-v0:L={L},p={p}" for L in (1, 4, 7, 10) for p in (4, 9, 19, 39)]
+from mobench.problems.inventory import PAPER_SINGLE_STORE   # the cells of the suite paper-hdpo
+
+LOST = [t for t in PAPER_SINGLE_STORE if t.startswith("inventory/lost-sales")]
+BACK = [t for t in PAPER_SINGLE_STORE if t.startswith("inventory/backlogged")]
 
 
 def main():

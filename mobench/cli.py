@@ -149,10 +149,11 @@ def _dry_run(specs, store, jobs):
 
 
 def _check_run_args(args):
-    from .runner import check_backend, check_device
+    from .runner import check_backend, check_device, eval_limit
     from .store import check_store_path, default_store
     import os
     check_backend(args.backend, args.address)
+    eval_limit()  # a malformed $MOBENCH_EVAL_LIMIT is refused before any work
     args.device = check_device(args.device, remote=bool(args.address))
     explicit = args.store is not None or "MOBENCH_STORE" in os.environ
     args.store = str(check_store_path(args.store or default_store(), writing=True, explicit=explicit))

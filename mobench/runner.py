@@ -56,7 +56,7 @@ from .store import preload as store_preload
 TIME_SLACK = 0.10      # fraction of the seconds budget a solver may overrun before it is killed
 TIME_MARGIN = 15.0     # plus this many seconds (process start, imports); $MOBENCH_TIME_MARGIN overrides
 NO_SECONDS_LIMIT = 3600.0  # hard limit for a run whose budget has no seconds
-EVAL_LIMIT = 900.0     # limit on the engine's evaluation of one outcome
+EVAL_LIMIT = 900.0     # limit on the engine's evaluation of one outcome; $MOBENCH_EVAL_LIMIT overrides
 OWNER_POLL = 1.0       # seconds between a worker's checks that its runner still lives
 PACKAGES = ("torch", "numpy", "gymnasium", "mo-gymnasium", "stable-baselines3", "pymoo",
             "moocore", "cvxpy", "pandas", "pyarrow", "joblib")
@@ -82,7 +82,10 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        ident = [self.problem, self.solver, self.budget.steps, self.budget.seconds, self.rep]
+        seconds = self.budget.seconds
+        if seconds is not None and float(seconds).is_integer():
+            seconds = int(seconds)   # 60 and 60.0 (a suite's budget, the CLI's) are one run
+        ident = [self.problem, self.solver, self.budget.steps, seconds, self.rep]
         if self.solver_version != 1:  # version 1 keeps the identities of runs stored before versions
             ident.append(self.solver_version)
         ident = json.dumps(ident, sort_keys=True)
@@ -93,6 +96,21 @@ class RunSpec:
             return NO_SECONDS_LIMIT
         margin = float(os.environ.get("MOBENCH_TIME_MARGIN", TIME_MARGIN))
         return self.budget.seconds * (1 + TIME_SLACK) + margin
+
+
+def eval_limit() -> float:
+    """Seconds the engine may take to score one outcome ($MOBENCH_EVAL_LIMIT, else EVAL_LIMIT):
+    scoring 100 paths x 126 AC stages of hydro/bolivia-v1 takes longer than the default."""
+    value = os.environ.get("MOBENCH_EVAL_LIMIT")
+    if value is None:
+        return EVAL_LIMIT
+    try:
+        limit = float(value)
+    except ValueError:
+        limit = -1.0
+    if not limit > 0:
+        raise InvalidParameter(f"$MOBENCH_EVAL_LIMIT must be a positive number of seconds, not {value!r}")
+    return limit
 
 
 def plan(targets: list[str], solvers: list[str], seeds: int, budget_steps=None,
@@ -359,7 +377,7 @@ def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
     load_all()
     ident = {"run_id": spec.run_id, "problem": spec.problem, "solver": spec.solver,
              "solver_name": parse_target(spec.solver)[0], "rep": spec.rep}
-    mine, claim = claim_run(store, spec.run_id, spec.time_limit() + EVAL_LIMIT)
+    mine, claim = claim_run(store, spec.run_id, spec.time_limit() + eval_limit())
     if not mine:
         return {**ident, "status": "claimed", "claimed_by": f"{claim.get('host', '?')} pid {claim.get('pid', '?')}"}
     try:
@@ -387,10 +405,11 @@ def _execute(spec: RunSpec, store: str) -> dict:
             msg, data = parent.recv()
             if msg == "solved":
                 solve_s, used = data
-                if parent.poll(EVAL_LIMIT):
+                if parent.poll(eval_limit()):
                     status, payload = parent.recv()
                 else:
-                    status, payload = "timeout", {"error": f"evaluation exceeded {EVAL_LIMIT:.0f} s"}
+                    status, payload = "timeout", {"error": f"evaluation exceeded {eval_limit():.0f} s "
+                                                           "(raise it with $MOBENCH_EVAL_LIMIT)"}
             else:
                 status, payload = msg, data
         else:

@@ -174,6 +174,14 @@ def test_bad_run_input_is_refused_before_any_work(tmp_path, capsys, extra, says)
     assert not store.exists()
 
 
+def test_a_malformed_evaluation_limit_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MOBENCH_EVAL_LIMIT", "an hour")
+    assert main(["run", TARGET, "--solvers", "random", "--store", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "MOBENCH_EVAL_LIMIT must be a positive number" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "s").exists()
+
+
 def test_bad_stores_suites_and_devices_are_refused(tmp_path, capsys):
     afile = tmp_path / "f"
     afile.write_text("x")
@@ -191,6 +199,25 @@ def test_bad_stores_suites_and_devices_are_refused(tmp_path, capsys):
         assert main(["run", TARGET, "--solvers", "random", "--device", "cuda", "--store", str(tmp_path / "s")]) == 2
         assert "CPU-only build" in capsys.readouterr().err
         assert not (tmp_path / "s").exists()
+
+
+def test_every_suite_the_docs_and_papers_name_exists():
+    """The suites named by the papers' table (mobench.published) and in `mobench run SUITE`
+    commands of the documentation are registered (a command a reader copies must run)."""
+    import re
+
+    from mobench.published import PAPERS
+    from mobench.registry import suites
+
+    root = Path(__file__).resolve().parents[1]
+    named = {p.suite for p in PAPERS if p.suite}
+    for doc in [root / "README.md", *root.glob("docs/*.md"), *root.glob("problems/*/README.md"),
+                *root.glob("results/leaderboards/*.md")]:
+        named |= {m for m in re.findall(r"mobench run ([a-z][a-z0-9-]+)(?=[\s`])", doc.read_text())
+                  if not m.endswith("-")}
+    have = set(suites())
+    assert {"paper-hdpo", "paper-scu", "smoke"} <= named
+    assert named <= have, sorted(named - have)
 
 
 def test_version_and_help(capsys):

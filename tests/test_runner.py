@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mobench
-from mobench.errors import UnsupportedPairing
+from mobench.errors import InvalidParameter, UnsupportedPairing
 from mobench.leaderboard import leaderboard
 from mobench.runner import plan, run
 from mobench.store import finished_run_ids, iter_files, read_raw, read_record, read_records
@@ -30,6 +30,9 @@ def test_identity_and_seeds():
     # the budget is part of a run's identity
     c = plan([TARGET], ["random"], 1, budget_seconds=10)
     assert c[0].run_id != a[0].run_id and c[0].seed == a[0].seed
+    # 10 seconds from a suite and 10.0 from the command line are one run; 10.5 is another
+    assert plan([TARGET], ["random"], 1, budget_seconds=10.0)[0].run_id == c[0].run_id
+    assert plan([TARGET], ["random"], 1, budget_seconds=10.5)[0].run_id != c[0].run_id
     assert a == plan([TARGET], ["random", CHEAP_BS], 2)  # deterministic
 
 
@@ -101,6 +104,23 @@ def test_failures_and_timeouts_are_isolated(store, monkeypatch):
     assert sorted(r["solver_name"] for r in again) == ["test-crashy", "test-sleepy"]
     board = leaderboard(store)
     assert int(board.loc[board.solver == "test-crashy", "n_failed"].iloc[0]) == 1
+
+
+def test_the_evaluation_limit_is_set_by_the_environment_in_every_worker(store, monkeypatch):
+    """$MOBENCH_EVAL_LIMIT reaches the workers (jobs=2): a limit far below the evaluation's time
+    stores the run as a timeout that says how to raise it; a malformed value is refused."""
+    import mobench.runner as runner
+    monkeypatch.setenv("MOBENCH_EVAL_LIMIT", "1e-6")
+    assert runner.eval_limit() == 1e-6
+    recs = run(plan([TARGET], ["random"], 2), store, jobs=2, progress=False)
+    assert [r["status"] for r in recs] == ["timeout", "timeout"]
+    assert all("evaluation exceeded" in r["error"] and "MOBENCH_EVAL_LIMIT" in r["error"] for r in recs)
+    for bad in ("soon", "0", "-5"):
+        monkeypatch.setenv("MOBENCH_EVAL_LIMIT", bad)
+        with pytest.raises(InvalidParameter, match="MOBENCH_EVAL_LIMIT must be a positive number"):
+            runner.eval_limit()
+    monkeypatch.delenv("MOBENCH_EVAL_LIMIT")
+    assert runner.eval_limit() == runner.EVAL_LIMIT
 
 
 def test_references_are_computed_once_before_the_runs(store, tmp_path, monkeypatch):

@@ -174,6 +174,14 @@ for _L in (1, 2, 3, 4):
         register_suite("standard", f"inventory/lost-sales-v0:L={_L},p={_p:g}",
                        {"base-stock": None, "capped-base-stock": None, "hdpo": None, "ppo": None})
 
+# paper-hdpo: the single-store leaderboard's cells (results/leaderboards/inventory-targets.md):
+# the paper's 16 backlogged and 8 lost-sales settings (the lost-sales ones with p = 4, 9, whose
+# optima Zipkin (2008) tabulates), HDPO, base-stock and PPO at their default budgets.
+PAPER_SINGLE_STORE = ([f"inventory/backlogged-v0:L={L},p={p}" for L in (1, 4, 7, 10) for p in (4, 9, 19, 39)]
+                      + [f"inventory/lost-sales-v0:L={L},p={p}" for L in (1, 2, 3, 4) for p in (4, 9)])
+for _target in PAPER_SINGLE_STORE:
+    register_suite("paper-hdpo", _target, {"hdpo": None, "base-stock": None, "ppo": None})
+
 _NO_PEEK = Param(0, low=0, high=16, in_key=lambda v: v["peek"] > 0,
                  doc="oracle: periods of future demand in the observation (non-admissible; 0 = none)")
 register("inventory/serial-v0", Serial, params={
@@ -239,6 +247,6 @@ NETWORK_CELLS = {
 for _target, _cells in NETWORK_CELLS.items():
     register_suite("paper-hdpo-networks", _target, _cells)
 
-__all__ = ["Backlogged", "LostSales", "BackloggedTwoObjective", "StockView", "InventorySim", "inventory_position",
+__all__ = ["PAPER_SINGLE_STORE", "Backlogged", "LostSales", "BackloggedTwoObjective", "StockView", "InventorySim", "inventory_position",
            "P_COSTS", "NetworkView", "NetworkSim", "Topology", "Serial", "OneWarehouse", "Transshipment",
            "RealLostSales", "SalesData", "load_sales"]
