@@ -57,10 +57,14 @@ class Hydro(Problem):
     system: System
 
     def _spec(self, what: str, seed: int, paths: int = SCENARIOS["n"]):
+        # a tree with no more paths than the sample would draw is scored on every path, each
+        # equally likely: the exact expected cost, with no sampling error
+        tree = self.system.inflows.shape[1] ** self.system.stages
+        exact = tree <= paths
         self.spec = Spec(id=self.id, objectives=(Objective("cost", "min"),),
                          constraints=(Constraint("load_shed_pct", SHED_LIMIT_PCT),), answer="policy",
-                         scenarios=TestScenarios(seed=seed, horizon=self.system.stages,
-                                                 dev_seed=seed + 1, **{**SCENARIOS, "n": paths}),
+                         scenarios=TestScenarios(seed=seed, horizon=self.system.stages, dev_seed=seed + 1,
+                                                 **{**SCENARIOS, "n": tree if exact else paths}, exact=exact),
                          description=what, tags=("hydro", "energy"))
 
     def sim(self) -> HydroSim:
@@ -80,9 +84,10 @@ class Hydro(Problem):
         if self._exact():
             value = cached_json("hydro", f"de_{self.key_digest()}_v1",
                                 lambda: {"value": deterministic_equivalent(s)})["value"]
+            ws = self.wait_and_see_test_paths()
             return Reference("optimal", value=value, lower=value, upper=value,
                              source="deterministic equivalent on the full scenario tree (cvxpy + HiGHS)",
-                             details={"wait_and_see_test_paths": self.wait_and_see_test_paths()})
+                             details={"wait_and_see_test_paths": ws}, scenario_bound=ws)
 
         def compute():
             r = SDDP(s).train(**SDDP_REFERENCE)
@@ -90,11 +95,12 @@ class Hydro(Problem):
             return {"lb": lbs[-1], "iterations": r.iterations, "sim_mean": r.sim_mean, "sim_ci": list(r.sim_ci),
                     "last_100_change": (lbs[-1] - lbs[max(0, len(lbs) - 101)]) / abs(lbs[-1])}
         r = cached_json("hydro", f"sddp_{self.key_digest()}_{SDDP_REFERENCE['max_iterations']}it_v2", compute)
-        return Reference("bound", value=r["lb"], lower=r["lb"], upper=r["sim_ci"][1],
+        ws = self.wait_and_see_test_paths()
+        return Reference("bound", value=r["lb"], lower=r["lb"], upper=r["sim_ci"][1], scenario_bound=ws,
                          source=f"SDDP lower bound after {r['iterations']} iterations (no stopping rule; the bound "
                                 f"rose {100 * r['last_100_change']:.3f}% over the last 100); upper: its simulated "
                                 f"cost's 95% CI upper end",
-                         details={**r, "wait_and_see_test_paths": self.wait_and_see_test_paths()})
+                         details={**r, "wait_and_see_test_paths": ws})
 
     def _conic_reference(self) -> Reference:
         """SDDP on the SOC relaxation: its lower bound bounds the SOC policy problem and, every
@@ -118,15 +124,19 @@ class Hydro(Problem):
                          details=r)
 
     def test_paths(self):
-        """The inflow scenario indices [n, T] of the fixed test scenarios (as the engine draws them)."""
+        """The inflow scenario indices [n, T] of the fixed test scenarios (as the engine draws or,
+        for an exact set, lists them)."""
         import torch
         sc = self.spec.scenarios
+        if sc.exact:
+            return self.sim().enumerate(horizon=sc.horizon)["paths"].numpy()
         return self.sim().reset(sc.n, torch.Generator().manual_seed(sc.seed), horizon=sc.horizon)["paths"].numpy()
 
     def wait_and_see_test_paths(self) -> float:
         """Mean over the test paths of each path's perfect-foresight optimum: no
         non-anticipative policy scores below it on these paths (path by path). Cached."""
-        return cached_json("hydro", f"ws_{self.key_digest()}_v1",
+        every = "_every_path" if self.spec.scenarios.exact else ""
+        return cached_json("hydro", f"ws_{self.key_digest()}{every}_v1",
                            lambda: {"value": wait_and_see(self.system, self.test_paths())["value"]})["value"]
 
     def key_digest(self) -> str:

@@ -34,7 +34,17 @@ class HydroSim(BatchedSim):
     def reset(self, batch, generator, device="cpu", horizon=None):
         T = self.horizon if horizon is None else int(horizon)
         S = self.sys.inflows.shape[1]
-        paths = torch.randint(S, (batch, T), generator=generator)
+        return self._start(torch.randint(S, (batch, T), generator=generator), device)
+
+    def enumerate(self, device="cpu", horizon=None):
+        """Every inflow path of the tree (S^T, equally likely), in lexicographic order."""
+        T = self.horizon if horizon is None else int(horizon)
+        S = self.sys.inflows.shape[1]
+        paths = np.indices((S,) * T).reshape(T, -1).T
+        return self._start(torch.as_tensor(np.ascontiguousarray(paths), dtype=torch.int64), device)
+
+    def _start(self, paths, device):
+        batch, T = paths.shape
         v = torch.as_tensor(np.tile(self.sys.v0, (batch, 1)), dtype=torch.float64)
         state = {"t": 0, "T": T, "paths": paths, "v": v.to(device)}
         if self.warm:
