@@ -366,29 +366,31 @@ def _solve_and_score(conn, spec: RunSpec, store: str, kept: KeptWarnings):
         conn.close()
 
 
-def execute(spec: RunSpec, store: str, owner: int | None = None) -> dict:
+def execute(spec: RunSpec, store: str, owner: int | None = None, evaluation_limit: float | None = None) -> dict:
     """Claim one spec, run it in a child process with its time limit, store it, return its
     record; a run that another runner holds (or has stored meanwhile) is left to it: its record
     then has status ``claimed`` (or ``stored``) and no file.
 
     ``owner``: the pid of the runner that dispatched the run; if it exits mid-run, this worker
-    and the run's child end and nothing is stored (``_exit_with_owner``)."""
+    and the run's child end and nothing is stored (``_exit_with_owner``). ``evaluation_limit``:
+    the dispatching runner's ``eval_limit()`` (a reused worker keeps the environment it started with)."""
     _exit_with_owner(owner)
+    limit = eval_limit() if evaluation_limit is None else evaluation_limit
     load_all()
     ident = {"run_id": spec.run_id, "problem": spec.problem, "solver": spec.solver,
              "solver_name": parse_target(spec.solver)[0], "rep": spec.rep}
-    mine, claim = claim_run(store, spec.run_id, spec.time_limit() + eval_limit())
+    mine, claim = claim_run(store, spec.run_id, spec.time_limit() + limit)
     if not mine:
         return {**ident, "status": "claimed", "claimed_by": f"{claim.get('host', '?')} pid {claim.get('pid', '?')}"}
     try:
         if has_finished(store, spec.run_id):  # stored by another runner since this sweep began
             return {**ident, "status": "stored"}
-        return _execute(spec, store)
+        return _execute(spec, store, limit)
     finally:
         release_claim(store, spec.run_id, claim)
 
 
-def _execute(spec: RunSpec, store: str) -> dict:
+def _execute(spec: RunSpec, store: str, limit: float) -> dict:
     ctx = forkserver.context()
     parent, child = ctx.Pipe(duplex=False)
     lifeline, lifeline_w = ctx.Pipe(duplex=False)
@@ -405,10 +407,10 @@ def _execute(spec: RunSpec, store: str) -> dict:
             msg, data = parent.recv()
             if msg == "solved":
                 solve_s, used = data
-                if parent.poll(eval_limit()):
+                if parent.poll(limit):
                     status, payload = parent.recv()
                 else:
-                    status, payload = "timeout", {"error": f"evaluation exceeded {eval_limit():.0f} s "
+                    status, payload = "timeout", {"error": f"evaluation exceeded {limit:g} s "
                                                            "(raise it with $MOBENCH_EVAL_LIMIT)"}
             else:
                 status, payload = msg, data
@@ -540,6 +542,7 @@ def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "l
     if not todo:
         return records
     name, cleanup = _backend(backend, address, jobs)
+    limit = eval_limit()  # read here: a reused worker keeps the environment it started with
     try:
         with parallel_config(backend=name, n_jobs=jobs):
             problems = sorted({s.problem for s in todo})
@@ -555,7 +558,7 @@ def run(specs: list[RunSpec], store: str | Path | None = None, backend: str = "l
                     tqdm.write(f"reference of {problem}: {seconds:.0f} s (cached)")
             bar.close()
             bar = tqdm(total=len(todo), desc="runs", disable=not progress, unit="run")
-            for rec in _as_finished([delayed(execute)(s, store, os.getpid()) for s in todo]):
+            for rec in _as_finished([delayed(execute)(s, store, os.getpid(), limit) for s in todo]):
                 (records.left if rec["status"] in ("claimed", "stored") else records).append(rec)
                 bar.set_postfix_str(f"{rec['solver']} on {rec['problem'][:40]}: {rec['status']}")
                 bar.update()
